@@ -1,0 +1,2 @@
+/** The in-process broker. */
+export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.js';

@@ -1,0 +1,161 @@
+/**
+ * Handles one delivery from start to ack: check the body, claim the node in the store, run the handler under
+ * a renewed lease, commit the outcome, publish what became ready, then ack (acksLate, the default) — in that
+ * order, so a crash at any point costs a redelivery or a sweep, never a node (DESIGN inv 2, 4, 6).
+ * Bad input never throws out of here (inv 10).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { CanvasError, toErrorInfo, UnknownTaskError } from '../core/errors.js';
+import type { Delivery, Envelope } from '../brokers/broker.js';
+import type { ClaimedNode, CommitResult } from '../stores/store.js';
+import type { ResolvedOptions } from '../core/options.js';
+import { AttemptContext } from './context.js';
+import { crashPoint } from './crash-points.js';
+import { decide, type Decision } from './decide.js';
+import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { buildStoredGraph } from './fragment.js';
+import { declareQueues, publishReady, type Kernel } from './kernel.js';
+import { Lease } from './lease.js';
+import { runHandler, Stopper } from './run-handler.js';
+import { withStoreRetries } from './store-retry.js';
+
+/** Raised through `ctx.signal` when a worker shuts down and hands the node back. */
+export const SHUTDOWN = Symbol('braid.shutdown');
+
+/** Handles deliveries for one worker. */
+export class DeliveryHandler {
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly leaseMs: number,
+    /** In-flight attempts by workflow id, so a cancel notification or a shutdown can stop them at once. */
+    private readonly inflight: Map<string, Set<Stopper>>,
+  ) {}
+
+  /** Processes one delivery; never throws. */
+  async handle(delivery: Delivery): Promise<void> {
+    try {
+      await this.process(delivery);
+    } catch (error) {
+      this.kernel.logger.error({ err: error, queue: delivery.queue }, 'delivery failed unexpectedly; handing it back');
+      await delivery.release().catch(() => undefined);
+    }
+  }
+
+  private async process(delivery: Delivery): Promise<void> {
+    const { logger, counters, limits } = this.kernel;
+    const decoded = decodeEnvelope(delivery.body, limits.messageBytes);
+    if (!('envelope' in decoded)) {
+      counters.add(`dead_letter.${decoded.reason}`);
+      logger.warn({ reason: decoded.reason, detail: decoded.detail, queue: delivery.queue }, 'message dead-lettered');
+      await delivery.deadLetter(decoded.reason, decoded.detail);
+      return;
+    }
+    const envelope = decoded.envelope;
+    const token = randomUUID();
+    const claim = await withStoreRetries(this.kernel, 'claim', () => this.kernel.store.claim({ ...envelope, token, leaseMs: this.leaseMs }));
+    switch (claim.status) {
+      case 'orphan':
+      case 'stale':
+        counters.add(claim.status);
+        logger.debug({ workflowId: envelope.workflowId, nodeId: envelope.nodeId, attempt: envelope.attempt }, `${claim.status} message dropped`);
+        await delivery.ack();
+        return;
+      case 'forged':
+        counters.add('dead_letter.forged_or_corrupt');
+        logger.warn({ workflowId: envelope.workflowId, nodeId: envelope.nodeId, task: envelope.task }, 'message task differs from the stored node');
+        await delivery.deadLetter('forged_or_corrupt', `task ${envelope.task} does not match the stored node`);
+        return;
+      case 'early':
+        await this.kernel.broker.publish(delivery.queue, encodeEnvelope(envelope), { delayMs: claim.delayMs });
+        await delivery.ack();
+        return;
+      case 'claimed':
+        crashPoint('after-claim-before-start');
+        await this.runClaimed(delivery, envelope, claim.node, token);
+    }
+  }
+
+  private async runClaimed(delivery: Delivery, envelope: Envelope, node: ClaimedNode, token: string): Promise<void> {
+    const { registry, logger, counters, limits } = this.kernel;
+    const ref = { workflowId: envelope.workflowId, nodeId: envelope.nodeId, token };
+    const options = registry.resolve(node.task, node.options);
+    if (!options.acksLate) await delivery.ack();
+    const bindings = { task: node.task, nodeId: envelope.nodeId, workflowId: envelope.workflowId };
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= logger.child(bindings));
+    const controller = new AbortController();
+    const outside = new Stopper();
+    const lease = new Lease(this.kernel, { ...ref, leaseMs: this.leaseMs }, (reason) => outside.stop(reason));
+    this.track(envelope.workflowId, outside, true);
+    let decision: Decision;
+    try {
+      const task = registry.get(node.task);
+      if (!task) {
+        decision = { kind: 'fail', error: toErrorInfo(new UnknownTaskError(node.task)) };
+      } else {
+        const ctx = new AttemptContext(envelope.workflowId, envelope.nodeId, node.task, node.retries + 1, log, controller.signal);
+        if (logger.isLevelEnabled('debug')) log().debug({ attempt: ctx.attempt }, 'task started');
+        const raw = await runHandler(task.handler, ctx, node.args, options, controller, outside);
+        decision = decide(raw, { options, retries: node.retries, resultBytes: limits.resultBytes, jsonDepth: limits.jsonDepth, random: this.kernel.random });
+      }
+    } finally {
+      lease.stop();
+      this.track(envelope.workflowId, outside, false);
+    }
+    if (decision.kind === 'abandon') {
+      counters.add('abandoned');
+      if (decision.reason === SHUTDOWN) await delivery.release();
+      else if (options.acksLate) await delivery.ack();
+      return;
+    }
+    const result = await this.commit(decision, ref, node, envelope.nodeId, options);
+    counters.add(`commit.${decision.kind}.${result.status}`);
+    if (result.status === 'stale') log().warn({ event: 'stale_commit', outcome: decision.kind }, 'stale_commit: the claim was lost; result dropped');
+    else if (decision.kind === 'fail') log().warn({ err: decision.error }, 'task failed');
+    else if (decision.kind === 'retry') log().info({ err: decision.error, delayMs: decision.delayMs }, 'task will retry');
+    crashPoint('after-commit-before-publish');
+    await publishReady(this.kernel, result.ready);
+    crashPoint('after-commit-before-ack');
+    if (options.acksLate) await delivery.ack();
+  }
+
+  private async commit(decision: Exclude<Decision, { kind: 'abandon' }>, ref: { workflowId: string; nodeId: string; token: string }, node: ClaimedNode, nodeId: string, options: ResolvedOptions): Promise<CommitResult> {
+    const { store, registry, limits } = this.kernel;
+    switch (decision.kind) {
+      case 'complete': {
+        const ignoreResult = options.ignoreResult;
+        return withStoreRetries(this.kernel, 'complete', () => store.complete({ ...ref, result: decision.result, ignoreResult }));
+      }
+      case 'retry':
+        return withStoreRetries(this.kernel, 'retry', () => store.retry({ ...ref, error: decision.error, delayMs: decision.delayMs }));
+      case 'fail':
+        return withStoreRetries(this.kernel, 'fail', () => store.fail({ ...ref, error: decision.error }));
+      case 'replace': {
+        let graph;
+        try {
+          const generation = nodeId.split('.').length - 1;
+          if (generation >= limits.replaceGenerations) throw new CanvasError(`ctx.replace() nested more than ${limits.replaceGenerations} generations`);
+          graph = buildStoredGraph(decision.canvas, registry, limits, { idPrefix: `${nodeId}.`, errbackBase: node.errbackCount, inheritedErrbacks: node.errbacks });
+        } catch (error) {
+          return withStoreRetries(this.kernel, 'fail', () => store.fail({ ...ref, error: toErrorInfo(error) }));
+        }
+        // The replacement's nodes and errbacks may route to queues nobody declared yet (RabbitMQ refuses those).
+        await declareQueues(this.kernel, [...graph.nodes, ...graph.errbacks].map((n) => n.dispatch.queue));
+        crashPoint('after-replace-before-commit');
+        return withStoreRetries(this.kernel, 'replace', () => store.replace({ ...ref, graph }));
+      }
+    }
+  }
+
+  private track(workflowId: string, controller: Stopper, add: boolean): void {
+    let set = this.inflight.get(workflowId);
+    if (add) {
+      if (!set) this.inflight.set(workflowId, (set = new Set()));
+      set.add(controller);
+    } else if (set) {
+      set.delete(controller);
+      if (set.size === 0) this.inflight.delete(workflowId);
+    }
+  }
+}

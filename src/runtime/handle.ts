@@ -1,0 +1,89 @@
+/**
+ * A handle on one workflow: its id, its result (waited for by notification with a poll fallback) and its
+ * snapshot. Handles are cheap values; any process can make one with `app.workflow(id)`.
+ */
+import {
+  ResultTimeoutError, StoreLostError, WorkflowCanceledError, WorkflowFailedError, WorkflowStateError,
+} from '../core/errors.js';
+import type { WorkflowSnapshot } from '../core/snapshot.js';
+import type { WorkflowOutcome } from '../stores/store.js';
+import type { Kernel } from './kernel.js';
+import type { SettleWatch } from './settle-watch.js';
+
+/** What the handle needs from its app. */
+export interface HandleHost {
+  kernel: Kernel;
+  watch: SettleWatch;
+  connect(): Promise<void>;
+  /** The store epoch seen at connect (a change means the store was wiped). */
+  epoch(): string | null;
+}
+
+/** A workflow, by id. `R` is the canvas result type. */
+export class WorkflowHandle<R = unknown> {
+  constructor(readonly id: string, private readonly host: HandleHost) {}
+
+  /**
+   * The canvas result once the workflow settles. Rejects with WorkflowFailedError (with every failure),
+   * WorkflowCanceledError, ResultTimeoutError after `timeoutMs`, or StoreLostError if the store lost it.
+   */
+  async result(options: { timeoutMs?: number } = {}): Promise<R> {
+    await this.host.connect();
+    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    const timeout = new AbortController();
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => timeout.abort(), options.timeoutMs);
+    try {
+      for (;;) {
+        const wakeup = await this.host.watch.arm(this.id);
+        try {
+          const outcome = await this.readOutcome();
+          if (outcome.state === 'succeeded') return outcome.result as R;
+          if (outcome.state === 'failed') throw new WorkflowFailedError(this.id, outcome.failures);
+          if (outcome.state === 'canceled') throw new WorkflowCanceledError(this.id);
+          if (deadline !== undefined && Date.now() >= deadline) throw new ResultTimeoutError(this.id, options.timeoutMs!);
+          await wakeup.wait(timeout.signal);
+        } finally {
+          wakeup.cancel();
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves once the workflow has settled, whatever its state (no rejection for failure). */
+  async settled(): Promise<WorkflowOutcome> {
+    await this.host.connect();
+    for (;;) {
+      const wakeup = await this.host.watch.arm(this.id);
+      try {
+        const outcome = await this.readOutcome();
+        if (outcome.state !== 'running') return outcome;
+        await wakeup.wait();
+      } finally {
+        wakeup.cancel();
+      }
+    }
+  }
+
+  /** The workflow and every node, now. */
+  async status(): Promise<WorkflowSnapshot> {
+    await this.host.connect();
+    const snapshot = await this.host.kernel.store.snapshot(this.id);
+    if (!snapshot) throw await this.missing();
+    return snapshot;
+  }
+
+  private async readOutcome(): Promise<WorkflowOutcome> {
+    const outcome = await this.host.kernel.store.outcome(this.id);
+    if (!outcome) throw await this.missing();
+    return outcome;
+  }
+
+  private async missing(): Promise<Error> {
+    const known = this.host.epoch();
+    const now = await this.host.kernel.store.epoch();
+    if (known !== null && now !== known) return new StoreLostError(`the store lost workflow ${this.id}: it was wiped or restarted without persistence`);
+    return new WorkflowStateError(this.id, `no workflow with id ${this.id}`);
+  }
+}

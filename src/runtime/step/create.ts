@@ -1,0 +1,25 @@
+/**
+ * Creating a workflow record from a stored graph: every node pending, then those with no dependencies made
+ * ready in the same step (DESIGN inv 4).
+ */
+import type { ReadyNode, StoredGraph, TransitionRecord } from '../../stores/store.js';
+import { markReady, settleIfDone } from './advance.js';
+import { addNode, type StepOutput, type WorkflowRecord } from './record.js';
+
+/** Builds the record of a new workflow and lists the nodes to publish. An empty graph cannot occur (a canvas has a node). */
+export function createRecord(id: string, graph: StoredGraph, now: number, keepHistory = false): { record: WorkflowRecord; ready: ReadyNode[] } {
+  const wf: WorkflowRecord = {
+    id, state: 'running', createdAt: now, resultRecipe: graph.result,
+    errbacks: [...graph.errbacks], errbackFired: graph.errbacks.map(() => false), errbackRuns: graph.errbacks.map(() => 0),
+    nodes: new Map(), order: [], open: 0, failed: 0, active: new Set(),
+    ...(keepHistory ? { history: [] as TransitionRecord[] } : {}),
+  };
+  for (const spec of graph.nodes) addNode(wf, spec, 'task');
+  const out: StepOutput = { ready: [] };
+  for (const spec of graph.nodes) {
+    const node = wf.nodes.get(spec.id)!;
+    if (node.remaining === 0) markReady(wf, node, now, out);
+  }
+  settleIfDone(wf, now, out);
+  return { record: wf, ready: out.ready };
+}

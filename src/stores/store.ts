@@ -1,0 +1,190 @@
+/**
+ * The store interface: where workflow graphs, node states and results persist. Every method that changes
+ * state is ONE atomic transition guarded by the state it expects (DESIGN inv 1), safe to run twice with the
+ * same arguments (a re-sent command reports `already`, RELIABILITY §1 rules). Implementations: memory
+ * (./memory), redis (./redis). The semantics are those of the pure step functions in src/runtime/step/,
+ * which the memory store applies directly and the Redis store's Lua scripts mirror; the contract suite in
+ * test/contracts/store.contract.ts holds both to them.
+ */
+import type { ErrorInfo } from '../core/errors.js';
+import type { JsonValue } from '../core/json.js';
+import type { WorkflowSnapshot } from '../core/snapshot.js';
+import type { ErrbackSpec, GraphNode, Recipe } from '../canvas/graph.js';
+import type { SignatureOptions } from '../canvas/values.js';
+import type { WorkflowState } from '../runtime/machines.js';
+
+/** Where and how a node is sent, resolved by the producer when the node is stored. */
+export interface Dispatch {
+  queue: string;
+  priority?: number;
+  /** Delay between becoming ready and being allowed to start. */
+  countdownMs: number;
+  /** Times the node may go back to its queue after its worker died. */
+  maxRedeliveries: number;
+}
+
+/** A graph node with its dispatch settings: what the store keeps per node. */
+export interface NodeSpec extends GraphNode {
+  dispatch: Dispatch;
+}
+
+/** An errback with its dispatch settings. */
+export interface ErrbackNodeSpec extends ErrbackSpec {
+  dispatch: Dispatch;
+}
+
+/** A compiled graph ready to be stored (a new workflow, or a replacement fragment). */
+export interface StoredGraph {
+  nodes: NodeSpec[];
+  result: Recipe;
+  done: string[];
+  errbacks: ErrbackNodeSpec[];
+}
+
+/** A node that became ready in a transition: the caller publishes a message for it. */
+export interface ReadyNode {
+  workflowId: string;
+  nodeId: string;
+  task: string;
+  attempt: number;
+  queue: string;
+  priority?: number;
+  /** Not to be delivered before this many ms (countdown, retry delay). */
+  delayMs: number;
+}
+
+/** Asks to claim a queued node for one attempt. */
+export interface ClaimRequest {
+  workflowId: string;
+  nodeId: string;
+  attempt: number;
+  task: string;
+  /** A fresh random token; commits and renewals need it. */
+  token: string;
+  leaseMs: number;
+}
+
+/** What a worker needs to run a claimed node. */
+export interface ClaimedNode {
+  task: string;
+  /** Call arguments: the parent result (if any) prepended to the signature's own. */
+  args: JsonValue[];
+  options: SignatureOptions;
+  /** The stored attempt (monotonic; the message's attempt). */
+  attempt: number;
+  /** Retries used in the current run (0 on the first attempt; reset by replay). */
+  retries: number;
+  redeliveries: number;
+  kind: 'task' | 'errback';
+  /** Errbacks covering this node (a replacement inherits them). */
+  errbacks: number[];
+  /** Total errbacks in the workflow (a replacement's new errbacks are numbered from here). */
+  errbackCount: number;
+}
+
+/** The outcome of a claim. */
+export type ClaimResult =
+  | { status: 'claimed'; node: ClaimedNode; already: boolean }
+  /** Not due yet (countdown or retry delay): publish again with this delay. */
+  | { status: 'early'; delayMs: number }
+  /** Attempt, state or token do not match: a duplicate or stale message, or a canceled workflow. */
+  | { status: 'stale' }
+  /** No such workflow or node. */
+  | { status: 'orphan' }
+  /** The message's task differs from the stored node's. */
+  | { status: 'forged' };
+
+/** Identifies the claim a commit is made under. */
+export interface CommitRequest {
+  workflowId: string;
+  nodeId: string;
+  token: string;
+}
+
+/** The outcome of a commit. `ready` lists nodes to publish; `settled` is set when this commit settled the workflow. */
+export interface CommitResult {
+  status: 'ok' | 'already' | 'stale' | 'orphan';
+  ready: ReadyNode[];
+  settled?: WorkflowState;
+}
+
+/** The outcome of a replay. */
+export type ReplayResult =
+  /** `settled` is set when nothing was left to run and the replay settled the workflow again at once. */
+  | { status: 'ok'; ready: ReadyNode[]; nodes: string[]; settled?: WorkflowState }
+  | { status: 'missing' }
+  | { status: 'refused'; state: WorkflowState }
+  | { status: 'unknown_nodes'; nodes: string[] };
+
+/** The outcome of a cancel. */
+export interface CancelResult {
+  status: 'ok' | 'already' | 'missing';
+  state?: WorkflowState;
+}
+
+/** What one sweep did. */
+export interface SweepResult {
+  /** Nodes to publish again: lapsed leases sent back to their queue, and ready nodes left unclaimed too long. */
+  ready: ReadyNode[];
+  redelivered: number;
+  /** Nodes failed with WorkerLostError past `maxRedeliveries`. */
+  lost: number;
+  settled: Array<{ workflowId: string; state: WorkflowState }>;
+}
+
+/** The settled outcome of a workflow, cheap to read (no node list). */
+export interface WorkflowOutcome {
+  state: WorkflowState;
+  result?: JsonValue;
+  failures: Array<{ nodeId: string; task: string; error: ErrorInfo }>;
+}
+
+/** A notification from the store. */
+export type StoreEvent =
+  | { type: 'settled'; workflowId: string; state: WorkflowState }
+  | { type: 'canceled'; workflowId: string };
+
+/** One applied node transition, kept in test mode (RELIABILITY §3 ledger). */
+export interface TransitionRecord {
+  node: string;
+  from: string;
+  to: string;
+  attempt: number;
+  token?: string;
+}
+
+/** Where workflow state persists. */
+export interface Store {
+  /** Short name for logs: `memory`, `redis`. */
+  readonly kind: string;
+  /** Connects; fails with ConfigError when unreachable. Records the store epoch (RELIABILITY D4). */
+  connect(): Promise<void>;
+  /** Stores the whole graph and marks its ready nodes queued, in one step. Idempotent on the workflow id. */
+  create(workflowId: string, graph: StoredGraph): Promise<{ created: boolean; ready: ReadyNode[] }>;
+  claim(request: ClaimRequest): Promise<ClaimResult>;
+  /** Extends the lease: `lost` when the claim is no longer held, `canceled` when the workflow was canceled. */
+  renew(request: CommitRequest & { leaseMs: number }): Promise<'ok' | 'lost' | 'canceled'>;
+  /** The attempt succeeded with this result (JSON text). */
+  complete(request: CommitRequest & { result: string; ignoreResult: boolean }): Promise<CommitResult>;
+  /** The attempt failed for good. */
+  fail(request: CommitRequest & { error: ErrorInfo }): Promise<CommitResult>;
+  /** The attempt failed and will be retried after `delayMs`. */
+  retry(request: CommitRequest & { error: ErrorInfo; delayMs: number }): Promise<CommitResult>;
+  /** The node is replaced by a compiled fragment whose result becomes its result. */
+  replace(request: CommitRequest & { graph: StoredGraph }): Promise<CommitResult>;
+  cancel(workflowId: string): Promise<CancelResult>;
+  /** Re-runs failed, blocked and canceled nodes (or the given ones) and everything downstream. */
+  replay(workflowId: string, nodeIds?: readonly string[]): Promise<ReplayResult>;
+  snapshot(workflowId: string): Promise<WorkflowSnapshot | null>;
+  /** The workflow's state and, once settled, its result or failures; null when unknown. */
+  outcome(workflowId: string): Promise<WorkflowOutcome | null>;
+  /** Redelivers nodes whose lease lapsed and republishes ready nodes unclaimed for `republishAfterMs`. */
+  sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult>;
+  /** Listens for settle and cancel notifications. Returns the unsubscribe function. */
+  subscribe(listener: (event: StoreEvent) => void): Promise<() => void>;
+  /** The store's identity since its data began; a change means it was wiped (StoreLostError). */
+  epoch(): Promise<string | null>;
+  /** Applied transitions of a workflow, when the store was made with `history: true` (tests). */
+  history(workflowId: string): Promise<TransitionRecord[]>;
+  close(): Promise<void>;
+}
