@@ -1,0 +1,61 @@
+/**
+ * Acks made in one turn of the event loop leave as one `ZREM inflight e1 e2 …` per queue, pipelined with
+ * whatever else the connection sends: consume + ack costs well under one round trip per message. `ZREM` of an
+ * entry that is gone does nothing, so a re-sent or doubled ack is harmless (RELIABILITY D1).
+ */
+import type { Redis } from 'ioredis';
+
+/** Most entries per ZREM. */
+const CHUNK = 1_000;
+
+interface Batch {
+  entries: Buffer[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Collects acks per in-flight key and flushes them on the next turn of the event loop. */
+export class AckBatcher {
+  private pending = new Map<string, Batch>();
+  private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(private readonly redis: Redis) {}
+
+  /** Queues the removal of `entry` from `inflightKey`; resolves once Redis has applied it. */
+  ack(inflightKey: string, entry: Buffer): Promise<void> {
+    let batch = this.pending.get(inflightKey);
+    if (batch === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      batch = { entries: [], promise, resolve, reject };
+      this.pending.set(inflightKey, batch);
+    }
+    batch.entries.push(entry);
+    this.scheduled ??= setImmediate(() => this.flush());
+    return batch.promise;
+  }
+
+  /**
+   * Sends everything queued now (also called before a take, so acks precede it on the wire); the promise
+   * settles once Redis answered them (it never rejects: each ack's own promise carries its failure).
+   */
+  flush(): Promise<void> {
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    const batches = this.pending;
+    if (batches.size === 0) return Promise.resolve();
+    this.pending = new Map();
+    const done: Promise<void>[] = [];
+    for (const [key, batch] of batches) {
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < batch.entries.length; i += CHUNK) sends.push(this.redis.zrem(key, ...batch.entries.slice(i, i + CHUNK)));
+      done.push(Promise.all(sends).then(() => batch.resolve(), batch.reject));
+    }
+    return Promise.all(done).then(() => undefined);
+  }
+}

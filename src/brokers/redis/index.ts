@@ -1,0 +1,2 @@
+/** The Redis broker. */
+export { RedisBroker, type RedisBrokerOptions } from './redis-broker.js';

@@ -1,0 +1,318 @@
+/**
+ * One consumption on the Redis broker: a loop that takes entries with the `take` script (on the shared command
+ * connection) while it has room, and when every queue came back empty blocks on the queues' markers with
+ * BZPOPMIN on its own connection, for at most `blockMs` or until the next delayed entry or lease deadline.
+ *
+ * Held deliveries have their leases renewed every `leaseMs / 3`; a consumer that dies stops renewing, and the
+ * next `take` of any other consumer after `leaseMs` returns its deliveries to their queues (redelivered).
+ *
+ * Against half-open connections (RELIABILITY D3): a finite server-side block timeout, ioredis `socketTimeout`
+ * on both connections (destroy + reconnect when a command waits past it), and a watchdog that restarts the loop
+ * on a fresh blocking connection when one step stays silent past `blockMs + stallMarginMs`.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Consumer, Delivery } from '../broker.js';
+import type { AckBatcher } from './ack-batcher.js';
+import { decodeEntry } from './entry.js';
+import type { QueueKeys } from './keys.js';
+import { RedisDelivery, type DeliveryOwner } from './redis-delivery.js';
+import type { BrokerScripts } from './scripts.js';
+
+/** What a consumer uses from its broker. */
+export interface ConsumerContext {
+  readonly scripts: BrokerScripts;
+  readonly acks: AckBatcher;
+  keys(queue: string): QueueKeys;
+  /** A new connection for blocking reads (one per consumer). */
+  blockingConnection(): Redis;
+  /** Ends the block of the client with this id now, as if it timed out (`CLIENT UNBLOCK id TIMEOUT`). */
+  unblock(clientId: number): Promise<unknown>;
+  readonly logger: Logger | undefined;
+  /** Longest server-side block (ms). */
+  readonly blockMs: number;
+  /** Silence past `blockMs` after which the watchdog restarts the loop (ms). */
+  readonly stallMarginMs: number;
+  readonly maxDeadLetters: number;
+}
+
+/** Most entries asked of one queue in one take. */
+const MAX_TAKE = 1_000;
+/** Most entries one take promotes from delayed or reclaims from lapsed leases. */
+const SWEEP_LIMIT = 1_000;
+
+/** A running consumer of some queues. */
+export class RedisConsumer implements Consumer, DeliveryOwner {
+  private readonly held = new Set<RedisDelivery>();
+  private readonly queueKeys: QueueKeys[];
+  private active = true;
+  private generation = 0;
+  private cursor = 0;
+  private blocking: Redis;
+  private blockingId: number | undefined;
+  private roomWaiter: (() => void) | undefined;
+  private inCallSince: number | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopped: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly ctx: ConsumerContext,
+    private readonly queues: readonly string[],
+    private readonly prefetch: number,
+    private readonly leaseMs: number,
+    private readonly onDelivery: (delivery: Delivery) => void,
+  ) {
+    this.queueKeys = queues.map((queue) => ctx.keys(queue));
+    this.blocking = this.openBlocking();
+  }
+
+  /** Starts the loop, the lease renewal and the watchdog. */
+  start(): void {
+    this.loop = this.run(this.generation);
+    this.timers.push(setInterval(() => void this.renew(), Math.max(10, Math.floor(this.leaseMs / 3))));
+    this.timers.push(setInterval(() => this.checkStall(), Math.max(100, Math.min(1_000, this.ctx.blockMs))));
+    for (const timer of this.timers) timer.unref();
+  }
+
+  /** Takes nothing more; what it holds unacked is given back (redelivered), though an ack may still land. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  /** Entries handed out and not yet settled, for the broker's purge. */
+  forget(queue: string): void {
+    for (const delivery of this.held) if (delivery.queue === queue) this.held.delete(delivery);
+    this.wakeForRoom();
+  }
+
+  /** @internal */
+  ackDelivery(delivery: RedisDelivery): Promise<void> {
+    if (this.held.delete(delivery)) this.wakeForRoom();
+    return this.ctx.acks.ack(this.ctx.keys(delivery.queue).inflight, delivery.entry);
+  }
+
+  /** @internal */
+  async deadLetterDelivery(delivery: RedisDelivery, reason: string, detail?: string): Promise<void> {
+    if (this.held.delete(delivery)) this.wakeForRoom();
+    const keys = this.ctx.keys(delivery.queue);
+    await this.ctx.scripts.deadLetterEntry(keys.inflight, keys.dead, delivery.entry, delivery.queue, reason, detail, this.ctx.maxDeadLetters);
+  }
+
+  /** @internal */
+  async releaseDelivery(delivery: RedisDelivery): Promise<void> {
+    if (!this.held.delete(delivery)) return;
+    this.wakeForRoom();
+    await this.giveBack([delivery]);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.active = false;
+    this.generation += 1;
+    for (const timer of this.timers) clearInterval(timer);
+    this.abort.abort();
+    this.wakeForRoom();
+    this.blocking.disconnect();
+    await this.loop.catch(() => undefined);
+    const held = [...this.held];
+    this.held.clear();
+    await this.giveBack(held);
+  }
+
+  private isCurrent(generation: number): boolean {
+    return this.active && generation === this.generation;
+  }
+
+  private async run(generation: number): Promise<void> {
+    let emptyAsked = 0;
+    let wakeMs = Number.POSITIVE_INFINITY;
+    let failures = 0;
+    while (this.isCurrent(generation)) {
+      const room = this.prefetch - this.held.size;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => (this.roomWaiter = resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      try {
+        const round = await this.step(() => this.takeRound(room, generation));
+        failures = 0;
+        if (round.taken > 0) {
+          emptyAsked = 0;
+          wakeMs = Number.POSITIVE_INFINITY;
+          continue;
+        }
+        emptyAsked += round.asked;
+        wakeMs = Math.min(wakeMs, round.wakeMs);
+        if (emptyAsked < this.queues.length) continue;
+        const waitMs = Math.min(wakeMs, this.ctx.blockMs);
+        emptyAsked = 0;
+        wakeMs = Number.POSITIVE_INFINITY;
+        if (waitMs > 0 && this.isCurrent(generation)) await this.step(() => this.block(waitMs));
+      } catch (error) {
+        if (!this.isCurrent(generation)) return;
+        failures += 1;
+        this.ctx.logger?.warn({ err: error, queues: this.queues, failures }, 'redis broker: consumer step failed; retrying');
+        const backoffMs = Math.min(1_000, 25 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random());
+        await sleep(backoffMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Runs one Redis step with the watchdog's clock on it. */
+  private async step<T>(action: () => Promise<T>): Promise<T> {
+    this.inCallSince = Date.now();
+    try {
+      return await action();
+    } finally {
+      this.inCallSince = undefined;
+    }
+  }
+
+  /** Asks each queue for a share of `room` (rotating who gets the remainder) and hands out what comes back. */
+  private async takeRound(room: number, generation: number): Promise<{ taken: number; asked: number; wakeMs: number }> {
+    const n = this.queues.length;
+    const budget = Math.min(room, MAX_TAKE);
+    const asks: Array<[number, number]> = [];
+    for (let i = 0; i < n; i += 1) {
+      const count = Math.floor(budget / n) + (i < budget % n ? 1 : 0);
+      if (count > 0) asks.push([(this.cursor + i) % n, count]);
+    }
+    this.cursor = (this.cursor + Math.max(1, asks.length)) % n;
+    void this.ctx.acks.flush();
+    const settled = await Promise.allSettled(
+      asks.map(([index, count]) => {
+        const keys = this.queueKeys[index] as QueueKeys;
+        return this.ctx.scripts.takeEntries([...keys.lists, keys.inflight, keys.delayed, keys.marker], count, this.leaseMs, SWEEP_LIMIT);
+      }),
+    );
+    let taken = 0;
+    let wakeMs = Number.POSITIVE_INFINITY;
+    let failure: unknown;
+    const orphans: RedisDelivery[] = [];
+    settled.forEach((result, i) => {
+      if (result.status === 'rejected') {
+        failure = result.reason;
+        return;
+      }
+      const reply = result.value;
+      const queue = this.queues[(asks[i] as [number, number])[0]] as string;
+      const wake = reply[0];
+      if (typeof wake === 'number' && wake >= 0) wakeMs = Math.min(wakeMs, wake);
+      for (let j = 1; j < reply.length; j += 1) {
+        const entry = reply[j];
+        if (!Buffer.isBuffer(entry)) continue;
+        const decoded = decodeEntry(entry);
+        const delivery = new RedisDelivery(this, queue, entry, decoded?.body ?? entry, decoded?.redelivered ?? false);
+        if (!this.isCurrent(generation)) {
+          orphans.push(delivery);
+          continue;
+        }
+        taken += 1;
+        this.handOut(delivery);
+      }
+    });
+    if (orphans.length > 0) await this.giveBack(orphans);
+    if (failure !== undefined && taken === 0) throw failure;
+    return { taken, asked: asks.length, wakeMs };
+  }
+
+  private handOut(delivery: RedisDelivery): void {
+    this.held.add(delivery);
+    try {
+      this.onDelivery(delivery);
+    } catch (error) {
+      this.ctx.logger?.error({ err: error, queue: delivery.queue }, 'redis broker: onDelivery threw; delivery released');
+      void this.releaseDelivery(delivery).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Blocks on the markers of every queue (rotated, so no queue always wins) for `waitMs` at most. The server
+   * checks block timeouts only at its `hz` (100 ms by default), so a wait for a due time shorter than `blockMs`
+   * is also ended on time by `CLIENT UNBLOCK` from the command connection.
+   */
+  private async block(waitMs: number): Promise<void> {
+    const markers = this.queueKeys.map((keys) => keys.marker);
+    const shift = this.cursor % markers.length;
+    const rotated = [...markers.slice(shift), ...markers.slice(0, shift)];
+    const id = this.blockingId;
+    const timer = waitMs < this.ctx.blockMs && id !== undefined ? setTimeout(() => void this.ctx.unblock(id).catch(() => undefined), waitMs) : undefined;
+    try {
+      await this.blocking.bzpopmin(...rotated, Math.max(10, Math.ceil(waitMs)) / 1_000);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A fresh blocking connection whose client id is learnt on every (re)connect. */
+  private openBlocking(): Redis {
+    const connection = this.ctx.blockingConnection();
+    this.blockingId = undefined;
+    connection.on('ready', () => {
+      if (connection === this.blocking) this.blockingId = undefined;
+      connection
+        .client('ID')
+        .then((id) => {
+          if (connection === this.blocking) this.blockingId = Number(id);
+        })
+        .catch(() => undefined);
+    });
+    return connection;
+  }
+
+  private wakeForRoom(): void {
+    const waiter = this.roomWaiter;
+    this.roomWaiter = undefined;
+    waiter?.();
+  }
+
+  /** Extends the leases of everything held, one script call per queue. */
+  private async renew(): Promise<void> {
+    const byQueue = new Map<string, Buffer[]>();
+    for (const delivery of this.held) {
+      const list = byQueue.get(delivery.queue) ?? [];
+      list.push(delivery.entry);
+      byQueue.set(delivery.queue, list);
+    }
+    for (const [queue, entries] of byQueue) {
+      for (let i = 0; i < entries.length; i += 500) {
+        await this.ctx.scripts
+          .renewEntries(this.ctx.keys(queue).inflight, this.leaseMs, entries.slice(i, i + 500))
+          .catch((error: unknown) => this.ctx.logger?.warn({ err: error, queue }, 'redis broker: lease renewal failed'));
+      }
+    }
+  }
+
+  private async giveBack(deliveries: RedisDelivery[]): Promise<void> {
+    const byQueue = new Map<string, Buffer[]>();
+    for (const delivery of deliveries) {
+      const list = byQueue.get(delivery.queue) ?? [];
+      list.push(delivery.entry);
+      byQueue.set(delivery.queue, list);
+    }
+    await Promise.all(
+      [...byQueue].map(([queue, entries]) => {
+        const keys = this.ctx.keys(queue);
+        return this.ctx.scripts.giveBackEntries(keys.inflight, keys.marker, entries);
+      }),
+    );
+  }
+
+  /** Watchdog: a step silent for too long means a wedged connection; restart on a fresh one. */
+  private checkStall(): void {
+    if (!this.active || this.inCallSince === undefined) return;
+    const silentMs = Date.now() - this.inCallSince;
+    if (silentMs <= this.ctx.blockMs + this.ctx.stallMarginMs) return;
+    this.ctx.logger?.warn({ queues: this.queues, silentMs }, 'redis broker: consumer step stalled; restarting its loop');
+    this.generation += 1;
+    this.inCallSince = undefined;
+    this.blocking.disconnect();
+    this.blocking = this.openBlocking();
+    this.wakeForRoom();
+    this.loop = this.run(this.generation);
+  }
+}

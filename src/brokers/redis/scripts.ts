@@ -1,0 +1,184 @@
+/**
+ * The Redis broker's Lua scripts, loaded through ioredis `defineCommand` under versioned names so two releases
+ * can share a server. Each header lists its KEYS and ARGV and what a second run with the same arguments does:
+ * ioredis re-sends in-flight commands after a reconnect and a timed-out command may have run (RELIABILITY D1,
+ * D2), so every script is safe to run twice. Times come from `TIME` (the server's clock, never a worker's: F7).
+ * Entries are `<r><p><id>|<body>` (see entry.ts).
+ */
+import type { Redis } from 'ioredis';
+
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * take — promote due delayed entries, reclaim lapsed leases, then hand out up to `count` entries.
+ * KEYS[1..10] ready lists p0..p9, KEYS[11] inflight, KEYS[12] delayed, KEYS[13] marker.
+ * ARGV[1] count, ARGV[2] lease ms, ARGV[3] most entries promoted / reclaimed per call.
+ * Returns `{ wakeMs, entry... }`: `wakeMs` = ms until the next delayed entry or lease deadline is due
+ * (0 = now, -1 = nothing pending). Taken entries go to inflight scored now + lease.
+ * Sets the marker when work remains, so the next idle consumer wakes (wake chaining).
+ * Run twice: the second run takes other entries, which nobody receives; they sit in inflight until their lease
+ * lapses and then come back (redelivered). Nothing is lost, nothing is handed out twice at once.
+ */
+const TAKE = `${NOW}
+local count = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local function listOf(e)
+  local b = string.byte(e, 2)
+  if b == nil or b < 48 or b > 57 then return KEYS[1] end
+  return KEYS[b - 47]
+end
+local more = false
+local due = redis.call('ZRANGEBYSCORE', KEYS[12], '-inf', now, 'LIMIT', 0, limit)
+if #due > 0 then
+  redis.call('ZREM', KEYS[12], unpack(due))
+  for _, e in ipairs(due) do redis.call('RPUSH', listOf(e), e) end
+  more = more or #due == limit
+end
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, limit)
+if #lapsed > 0 then
+  redis.call('ZREM', KEYS[11], unpack(lapsed))
+  for i = #lapsed, 1, -1 do
+    local e = lapsed[i]
+    redis.call('LPUSH', listOf(e), '1' .. string.sub(e, 2))
+  end
+  more = more or #lapsed == limit
+end
+local out = { 0 }
+for p = 10, 1, -1 do
+  local want = count + 1 - #out
+  if want <= 0 then break end
+  local got = redis.call('LPOP', KEYS[p], want)
+  if got then for _, e in ipairs(got) do out[#out + 1] = e end end
+end
+if #out > 1 then
+  local args = {}
+  local deadline = now + lease
+  for i = 2, #out do
+    args[#args + 1] = deadline
+    args[#args + 1] = out[i]
+  end
+  redis.call('ZADD', KEYS[11], unpack(args))
+end
+if more or (#out > count and redis.call('EXISTS', unpack(KEYS, 1, 10)) > 0) then
+  redis.call('ZADD', KEYS[13], 0, 'm')
+end
+local wake = -1
+local d = redis.call('ZRANGE', KEYS[12], 0, 0, 'WITHSCORES')
+if d[2] then wake = math.max(0, tonumber(d[2]) - now) end
+local h = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
+if h[2] then
+  local w = math.max(0, tonumber(h[2]) - now)
+  if wake < 0 or w < wake then wake = w end
+end
+if more then wake = 0 end
+out[1] = wake
+return out`;
+
+/**
+ * delay — store an entry until it is due.
+ * KEYS[1] delayed, KEYS[2] marker. ARGV[1] entry, ARGV[2] delay ms.
+ * Sets the marker when the entry is the earliest, so a sleeping consumer wakes and re-plans its sleep.
+ * Run twice: the same member is re-scored (a few ms later at most); never a duplicate.
+ */
+const DELAY = `${NOW}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local first = redis.call('ZRANGE', KEYS[1], 0, 0)
+if first[1] == ARGV[1] then redis.call('ZADD', KEYS[2], 0, 'm') end
+return 1`;
+
+/**
+ * renew — extend the leases of entries a live consumer still holds.
+ * KEYS[1] inflight. ARGV[1] lease ms, ARGV[2..] entries.
+ * Only entries still in flight with a live lease (score > 0) are extended: a renewal never resurrects an acked
+ * entry nor undoes a give-back. Returns how many were extended. Run twice: same result, slightly later deadline.
+ */
+const RENEW = `${NOW}
+local deadline = now + tonumber(ARGV[1])
+local n = 0
+for i = 2, #ARGV do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if s and tonumber(s) > 0 then
+    redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i])
+    n = n + 1
+  end
+end
+return n`;
+
+/**
+ * giveBack — let entries go without acking them (release, consumer stop).
+ * KEYS[1] inflight, KEYS[2] marker. ARGV[1..] entries.
+ * Scores them 0, so the next `take` anywhere returns them to the head of their list marked redelivered, and
+ * sets the marker to wake an idle consumer. Until then the old holder may still ack them. Returns how many
+ * were still in flight. Run twice: no further change.
+ */
+const GIVE_BACK = `local n = 0
+for i = 1, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], 'XX', 0, ARGV[i])
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('ZADD', KEYS[2], 0, 'm') end
+return n`;
+
+/**
+ * deadLetter — keep a copy of an in-flight entry as a dead letter, then remove it, atomically.
+ * KEYS[1] inflight, KEYS[2] dead. ARGV[1] entry, ARGV[2] queue, ARGV[3] reason, ARGV[4] detail,
+ * ARGV[5] `1` when a detail is given, ARGV[6] most dead letters kept for the queue.
+ * Returns 1 when dead-lettered, 0 when the entry was no longer in flight (acked, reclaimed or purged).
+ * Run twice: the second run finds it gone and returns 0; one copy only.
+ */
+const DEAD_LETTER = `${NOW}
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+local e = ARGV[1]
+local bar = string.find(e, '|', 3, true) or 2
+local letter = { queue = ARGV[2], reason = ARGV[3], body = string.sub(e, bar + 1), at = now }
+if ARGV[5] == '1' then letter.detail = ARGV[4] end
+redis.call('LPUSH', KEYS[2], cjson.encode(letter))
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+return 1`;
+
+/** Script names carry this version; bump it when a script changes meaning. */
+const VERSION = 'V1';
+
+/** The broker scripts as methods of a connection (defined by {@link defineBrokerScripts}). */
+export interface BrokerScripts {
+  /** {@link TAKE}: returns `[wakeMs, ...entries]`. */
+  takeEntries(keys: string[], count: number, leaseMs: number, limit: number): Promise<Array<Buffer | number>>;
+  delayEntry(delayed: string, marker: string, entry: Buffer, delayMs: number): Promise<number>;
+  renewEntries(inflight: string, leaseMs: number, entries: Buffer[]): Promise<number>;
+  giveBackEntries(inflight: string, marker: string, entries: Buffer[]): Promise<number>;
+  deadLetterEntry(inflight: string, dead: string, entry: Buffer, queue: string, reason: string, detail: string | undefined, max: number): Promise<number>;
+}
+
+type Call = (...args: Array<string | number | Buffer>) => Promise<unknown>;
+
+/** Defines the scripts on `redis` (once per connection) and returns typed wrappers. */
+export function defineBrokerScripts(redis: Redis): BrokerScripts {
+  const scripts: Array<[string, number, string]> = [
+    ['take', 13, TAKE],
+    ['delay', 2, DELAY],
+    ['renew', 1, RENEW],
+    ['giveBack', 2, GIVE_BACK],
+    ['deadLetter', 2, DEAD_LETTER],
+  ];
+  const calls = new Map<string, Call>();
+  for (const [name, numberOfKeys, lua] of scripts) {
+    const command = `braidBroker${name[0]?.toUpperCase()}${name.slice(1)}${VERSION}`;
+    if (!(command in redis)) redis.defineCommand(command, { numberOfKeys, lua });
+    const target = redis as unknown as Record<string, Call>;
+    const buffered = target[`${command}Buffer`] as Call;
+    calls.set(name, (...args) => buffered.apply(redis, args));
+  }
+  const call = (name: string): Call => calls.get(name) as Call;
+  return {
+    takeEntries: (keys, count, leaseMs, limit) => call('take')(...keys, count, leaseMs, limit) as Promise<Array<Buffer | number>>,
+    delayEntry: (delayed, marker, entry, delayMs) => call('delay')(delayed, marker, entry, delayMs) as Promise<number>,
+    renewEntries: (inflight, leaseMs, entries) => call('renew')(inflight, leaseMs, ...entries) as Promise<number>,
+    giveBackEntries: (inflight, marker, entries) => call('giveBack')(inflight, marker, ...entries) as Promise<number>,
+    deadLetterEntry: (inflight, dead, entry, queue, reason, detail, max) =>
+      call('deadLetter')(inflight, dead, entry, queue, reason, detail ?? '', detail === undefined ? '0' : '1', max) as Promise<number>,
+  };
+}

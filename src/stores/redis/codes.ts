@@ -1,0 +1,136 @@
+/**
+ * Reply codes of the Lua scripts and the one place where they turn into store results (STYLE "Persistence":
+ * status codes map to results in exactly one place). The Lua side gets {@link CODE} from the generated
+ * prelude, so both sides read the same numbers.
+ */
+import { IllegalTransition } from '../../runtime/step/record.js';
+import type { WorkflowState } from '../../runtime/machines.js';
+import { parseJson, type JsonValue } from '../../core/json.js';
+import type { CancelResult, ClaimResult, CommitResult, NodeSpec, ReadyNode, ReplayResult } from '../store.js';
+
+/** Reply codes shared with Lua (serialised into every script's prelude). */
+export const CODE = {
+  OK: 0, ALREADY: 1, STALE: 2, ORPHAN: 3, FORGED: 4, EARLY: 5, CLAIMED: 6, LOST: 7, CANCELED: 8, MISSING: 9,
+  REFUSED: 10, UNKNOWN_NODES: 11, NOT_RUNNING: 12, EXISTS: 13,
+} as const;
+
+/** A raw script reply: nested arrays of strings and integers (RESP2 as ioredis returns it). */
+export type Reply = Array<string | number | null>;
+
+const READY_SLOTS = 6;
+
+/** Ready messages from the flat 6-slot form Lua returns (id, task, attempt, queue, priority or '', delay). */
+export function readyFrom(reply: Reply, from: number, workflowId: string): ReadyNode[] {
+  const out: ReadyNode[] = [];
+  for (let i = from; i + READY_SLOTS <= reply.length; i += READY_SLOTS) {
+    const priority = String(reply[i + 4]);
+    out.push({
+      workflowId, nodeId: String(reply[i]), task: String(reply[i + 1]), attempt: Number(reply[i + 2]),
+      queue: String(reply[i + 3]), ...(priority !== '' ? { priority: Number(priority) } : {}), delayMs: Number(reply[i + 5]),
+    });
+  }
+  return out;
+}
+
+/** A create's reply: `{ EXISTS }`, or `{ OK, settled or '' }` (an empty canvas settles at once). */
+export function createFrom(reply: Reply): { created: boolean; settled?: WorkflowState } {
+  const code = Number(reply[0]);
+  if (code === CODE.EXISTS) return { created: false };
+  if (code !== CODE.OK) return unexpected(code);
+  const settled = String(reply[1] ?? '');
+  return { created: true, ...(settled !== '' ? { settled: settled as WorkflowState } : {}) };
+}
+
+/** A claim's reply: `{ CLAIMED, already, spec, has input, input, attempt, retries, redeliveries, kind, errback count }`. */
+export function claimFrom(reply: Reply): ClaimResult {
+  const code = Number(reply[0]);
+  if (code === CODE.ORPHAN) return { status: 'orphan' };
+  if (code === CODE.FORGED) return { status: 'forged' };
+  if (code === CODE.STALE) return { status: 'stale' };
+  if (code === CODE.EARLY) return { status: 'early', delayMs: Number(reply[1]) };
+  if (code !== CODE.CLAIMED) return unexpected(code);
+  const spec = parseJson(String(reply[2])) as unknown as NodeSpec;
+  const args: JsonValue[] = Number(reply[3]) === 1 ? [parseJson(String(reply[4])), ...spec.args] : spec.args;
+  return {
+    status: 'claimed', already: Number(reply[1]) === 1,
+    node: {
+      task: spec.task, args, options: spec.options, attempt: Number(reply[5]), retries: Number(reply[6]),
+      redeliveries: Number(reply[7]), kind: reply[8] === 'errback' ? 'errback' : 'task', errbacks: spec.errbacks,
+      errbackCount: Number(reply[9]),
+    },
+  };
+}
+
+/** A commit's reply: `{ code, settled or '', run, ready... }`. */
+export function commitFrom(reply: Reply, workflowId: string): CommitResult & { run: number } {
+  const code = Number(reply[0]);
+  const status = code === CODE.OK ? 'ok' : code === CODE.ALREADY ? 'already' : code === CODE.STALE ? 'stale' : code === CODE.ORPHAN ? 'orphan' : unexpected(code);
+  const settled = String(reply[1] ?? '');
+  return {
+    status, ready: status === 'ok' ? readyFrom(reply, 3, workflowId) : [], run: Number(reply[2] ?? 0),
+    ...(settled !== '' ? { settled: settled as WorkflowState } : {}),
+  };
+}
+
+/** A renewal's reply. */
+export function renewFrom(reply: Reply): 'ok' | 'lost' | 'canceled' {
+  const code = Number(reply[0]);
+  return code === CODE.OK ? 'ok' : code === CODE.LOST ? 'lost' : code === CODE.CANCELED ? 'canceled' : unexpected(code);
+}
+
+/** A cancel's reply, with the run generation for the index. */
+export function cancelFrom(reply: Reply): CancelResult & { run: number } {
+  const code = Number(reply[0]);
+  if (code === CODE.MISSING) return { status: 'missing', run: 0 };
+  const status = code === CODE.OK ? 'ok' : code === CODE.ALREADY ? 'already' : unexpected(code);
+  return { status, state: String(reply[1]) as WorkflowState, run: Number(reply[2]) };
+}
+
+/** A replay's reply, with the new run generation. */
+export function replayFrom(reply: Reply, workflowId: string): ReplayResult & { run?: number } {
+  const code = Number(reply[0]);
+  if (code === CODE.MISSING) return { status: 'missing' };
+  if (code === CODE.REFUSED) return { status: 'refused', state: String(reply[1]) as WorkflowState };
+  if (code === CODE.UNKNOWN_NODES) return { status: 'unknown_nodes', nodes: reply.slice(1).map(String) };
+  if (code !== CODE.OK) return unexpected(code);
+  const settled = String(reply[2] ?? '');
+  const count = Number(reply[3]);
+  const nodes = reply.slice(4, 4 + count).map(String);
+  return {
+    status: 'ok', nodes, ready: readyFrom(reply, 4 + count, workflowId), run: Number(reply[1]),
+    ...(settled !== '' ? { settled: settled as WorkflowState } : {}),
+  };
+}
+
+/** One workflow's sweep. */
+export type SweepOne =
+  | { status: 'ok'; redelivered: number; lost: number; settled?: WorkflowState; run: number; ready: ReadyNode[] }
+  | { status: 'not_running'; state: WorkflowState; run: number }
+  | { status: 'missing' };
+
+/** A per-workflow sweep's reply. */
+export function sweepFrom(reply: Reply, workflowId: string): SweepOne {
+  const code = Number(reply[0]);
+  if (code === CODE.MISSING) return { status: 'missing' };
+  if (code === CODE.NOT_RUNNING) return { status: 'not_running', state: String(reply[1]) as WorkflowState, run: Number(reply[2]) };
+  if (code !== CODE.OK) return unexpected(code);
+  const settled = String(reply[3] ?? '');
+  return {
+    status: 'ok', redelivered: Number(reply[1]), lost: Number(reply[2]), run: Number(reply[4]),
+    ready: readyFrom(reply, 5, workflowId), ...(settled !== '' ? { settled: settled as WorkflowState } : {}),
+  };
+}
+
+/**
+ * A script error raised by `move()` in Lua for a transition the machine refuses: the same bug the step
+ * functions report with {@link IllegalTransition}. Other errors are returned unchanged.
+ */
+export function scriptError(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : '';
+  const found = /braid: illegal transition\|([^|]*)\|([^|]*)\|([A-Z_]+)/.exec(message);
+  return found ? new IllegalTransition(found[1]!, found[2]!, found[3]!) : error;
+}
+
+function unexpected(code: number): never {
+  throw new Error(`braid redis store: unexpected script reply code ${code}`);
+}

@@ -1,0 +1,130 @@
+/**
+ * Settle and cancel notifications (DESIGN inv 7): the scripts PUBLISH them on `${prefix}:events`; this feed
+ * listens on a dedicated subscriber connection (a connection in subscribe mode can run nothing else), made at
+ * the first `subscribe()`. ioredis re-subscribes by itself after a reconnect (`autoResubscribe`); events
+ * published while the link was down are lost, which is why waiters keep a slow poll as a fallback.
+ *
+ * A subscriber never writes, so on its own it would never notice a half-open link (RELIABILITY D3: the
+ * server restarted behind a partition): PUBLISH would reach nobody, for good. A watchdog PINGs it every
+ * {@link SUBSCRIBER_PING_MS} and, when no answer comes within {@link SUBSCRIBER_PING_TIMEOUT_MS}, drops the
+ * connection so ioredis reconnects and re-subscribes (found by fault scenario F2).
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { WORKFLOW_STATES, type WorkflowState } from '../../runtime/machines.js';
+import type { StoreEvent } from '../store.js';
+import { closeClient } from './connection.js';
+
+/** Parses one published event; null for anything malformed (never trusted, never thrown). */
+export function parseEvent(text: string): StoreEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const { type, workflowId, state } = value as Record<string, unknown>;
+  if (typeof workflowId !== 'string') return null;
+  if (type === 'canceled') return { type, workflowId };
+  if (type === 'settled' && WORKFLOW_STATES.includes(state as WorkflowState)) {
+    return { type, workflowId, state: state as WorkflowState };
+  }
+  return null;
+}
+
+/** How often the subscriber connection is checked. */
+export const SUBSCRIBER_PING_MS = 5_000;
+/** How long a check waits for PONG before the connection is dropped and remade. */
+export const SUBSCRIBER_PING_TIMEOUT_MS = 2_000;
+
+/** The listeners of one store and the subscriber connection they share. */
+export class EventFeed {
+  private readonly listeners = new Set<(event: StoreEvent) => void>();
+  private subscriber: Promise<Redis> | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly main: Redis,
+    private readonly channel: string,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Adds a listener; resolves once the channel is subscribed. Returns the unsubscribe function. */
+  async add(listener: (event: StoreEvent) => void): Promise<() => void> {
+    this.subscriber ??= this.open();
+    this.listeners.add(listener);
+    try {
+      await this.subscriber;
+    } catch (error) {
+      this.listeners.delete(listener);
+      this.subscriber = undefined;
+      throw error;
+    }
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Drops every listener and closes the subscriber connection. */
+  async close(): Promise<void> {
+    this.listeners.clear();
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    const pending = this.subscriber;
+    this.subscriber = undefined;
+    const sub = await pending?.catch(() => undefined);
+    if (sub) await closeClient(sub, 200);
+  }
+
+  private async open(): Promise<Redis> {
+    const sub = this.main.duplicate();
+    sub.on('error', (error: Error) => this.logger?.debug({ err: error.message }, 'redis store subscriber error'));
+    sub.on('message', (channel: string, text: string) => {
+      if (channel !== this.channel) return;
+      const event = parseEvent(text);
+      if (!event) {
+        this.logger?.warn({ channel }, 'redis store: malformed event ignored');
+        return;
+      }
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.logger?.error({ err: error instanceof Error ? error.message : String(error) }, 'store event listener threw');
+        }
+      }
+    });
+    try {
+      await sub.subscribe(this.channel);
+    } catch (error) {
+      sub.disconnect();
+      throw error;
+    }
+    this.watch(sub);
+    return sub;
+  }
+
+  /** PINGs the subscriber; a missing PONG means a dead link, so it is dropped and ioredis reconnects. */
+  private watch(sub: Redis): void {
+    let checking = false;
+    this.watchdog = setInterval(() => {
+      if (checking || sub.status !== 'ready') return;
+      checking = true;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), SUBSCRIBER_PING_TIMEOUT_MS)));
+      Promise.race([sub.ping().then(() => 'ok' as const, () => 'late' as const), late])
+        .then((answer) => {
+          if (answer === 'late') {
+            this.logger?.warn({ channel: this.channel }, 'redis store subscriber did not answer PING; reconnecting');
+            sub.disconnect(true);
+          }
+        })
+        .finally(() => {
+          clearTimeout(timer);
+          checking = false;
+        });
+    }, SUBSCRIBER_PING_MS);
+    this.watchdog.unref();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Key layout of the Redis store (docs/redis-data-model.md). Every key of one workflow carries the hash tag
+ * `{prefix:workflowId}` (DESIGN inv 8), so each transition script touches one cluster slot; the few global
+ * keys (`prefix:active`, `prefix:epoch`) are only ever written by single-key commands.
+ */
+import { CanvasError } from '../../core/errors.js';
+
+/** The suffixes of one workflow's keys, in the order every per-workflow script receives them as KEYS. */
+export const WORKFLOW_KEY_SUFFIXES = [
+  'wf', 'order', 'spec', 'node', 'deps', 'next', 'input', 'repl', 'res', 'err', 'leases', 'ready', 'eb', 'hidden', 'hist',
+] as const;
+
+/** The name of one of a workflow's keys. */
+export type WorkflowKeyName = (typeof WORKFLOW_KEY_SUFFIXES)[number];
+
+const ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** True when `id` is a valid workflow id (API.md: 1-128 of `A-Z a-z 0-9 . _ : -`; no brace can move the tag). */
+export function isWorkflowId(id: string): boolean {
+  return ID.test(id);
+}
+
+/** Checks a store prefix: the same alphabet as workflow ids, so the hash tag cannot be split. */
+export function checkPrefix(prefix: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(prefix)) {
+    throw new CanvasError(`invalid store prefix ${JSON.stringify(prefix)}: 1-64 of A-Z a-z 0-9 . _ : -`);
+  }
+  return prefix;
+}
+
+/** Key names of one store (one prefix). */
+export class KeySpace {
+  /** Zset of running workflows: workflow id -> run generation (the sweep's work list). */
+  readonly active: string;
+  /** The store epoch (RELIABILITY D4). */
+  readonly epoch: string;
+  /** Pub/sub channel of settle and cancel notifications. */
+  readonly events: string;
+
+  constructor(readonly prefix: string) {
+    checkPrefix(prefix);
+    this.active = `${prefix}:active`;
+    this.epoch = `${prefix}:epoch`;
+    this.events = `${prefix}:events`;
+  }
+
+  /** The hash tag of a workflow's keys. */
+  tag(workflowId: string): string {
+    return `{${this.prefix}:${workflowId}}`;
+  }
+
+  /** The 15 keys of a workflow, in script KEYS order. Throws CanvasError for an invalid id. */
+  workflow(workflowId: string): string[] {
+    if (!isWorkflowId(workflowId)) throw new CanvasError(`invalid workflow id ${JSON.stringify(workflowId)}`);
+    const tag = this.tag(workflowId);
+    return WORKFLOW_KEY_SUFFIXES.map((suffix) => `${tag}:${suffix}`);
+  }
+
+  /** One named key of a workflow. */
+  key(workflowId: string, name: WorkflowKeyName): string {
+    return `${this.tag(workflowId)}:${name}`;
+  }
+}

@@ -1,0 +1,193 @@
+--[[
+  braid Lua library, part 2: how completions spread (src/runtime/step/advance.ts, function by function), and
+  the write-back every script ends with. Prepended after lib.lua; not a script by itself.
+
+  Events: settleIfDone() marks the workflow settled; finish() then PUBLISHes
+  {"type":"settled","workflowId":...,"state":...} on ARGV[4] and PEXPIREs every key by ARGV[3] (inv 9).
+]]
+
+-- Marks a pending node ready: queued, due after its countdown, and listed for publishing.
+local function markReady(id, rec)
+  move(id, rec, 'DEPS_MET')
+  rec.q = NOW
+  rec.nb = NOW + rec.c
+  readyMessage(id, rec, num(rec.c))
+end
+
+local function setResult(id, rec, text)
+  rcall('HSET', K.res, id, text)
+  if rec.h then rcall('SADD', K.hidden, id) end
+end
+
+-- Records a success (SUCCEED from running, RESOLVE from waiting) and spreads it to the dependents.
+local function succeed(firstId, firstRec, event, result)
+  local work = { { firstId, firstRec, event, result } }
+  while #work > 0 do
+    local item = table.remove(work)
+    local id, rec = item[1], item[2]
+    move(id, rec, item[3])
+    setResult(id, rec, item[4])
+    if rec.x then rcall('HDEL', K.err, id); rec.x = nil end -- a success clears the error of earlier attempts
+    rec.fa = NOW
+    for _, depId in ipairs(listOf(K.next, id)) do
+      local dep = getNode(depId)
+      -- A waiting node waits for its fragment only, not for its own (replayed) dependencies.
+      if dep.s == 'pending' or (dep.s == 'waiting' and rec.rp == depId) then
+        dep.r = dep.r - 1
+        dirty(depId)
+        if dep.r <= 0 then
+          if dep.s == 'pending' then markReady(depId, dep)
+          else
+            local repl = cjson.decode(rcall('HGET', K.repl, depId))
+            work[#work + 1] = { depId, dep, 'RESOLVE', build(repl.r) }
+          end
+        end
+      end
+    end
+  end
+end
+
+local function errbackSpec(index, ebId, failedId, failedRec, errorText)
+  local v = rcall('HMGET', K.eb, index, index .. ':a', index .. ':o', index .. ':d')
+  local route = cjson.decode(v[1])
+  local args = v[2]
+  if not route.imm then
+    local info = '{"workflowId":' .. cjson.encode(WF_ID) .. ',"nodeId":' .. cjson.encode(failedId) ..
+      ',"task":' .. cjson.encode(failedRec.t) .. ',"error":' .. errorText .. '}'
+    args = '[' .. info .. (args == '[]' and '' or ',' .. string.sub(args, 2, -2)) .. ']'
+  end
+  local spec = '{"id":' .. cjson.encode(ebId) .. ',"task":' .. cjson.encode(route.t) .. ',"args":' .. args ..
+    ',"options":' .. v[3] .. ',"deps":[],"input":null,"errbacks":[],"dispatch":' .. v[4] .. '}'
+  local rec = { s = 'pending', r = 0, a = 1, rt = 0, rd = 0, n = 0, k = 'errback', t = route.t, qu = route.qu,
+    p = route.p, c = route.c, m = route.m, e = {} }
+  return rec, spec
+end
+
+-- Starts each errback covering the node that has not fired in this run of the workflow.
+local function fireErrbacks(id, rec, errorText)
+  if rec.k ~= 'task' then return end
+  for _, index in ipairs(rec.e) do
+    if index < W.ebn then
+      local state = rcall('HMGET', K.eb, index .. ':f', index .. ':r')
+      if state[1] ~= '1' then
+        rcall('HSET', K.eb, index .. ':f', '1')
+        local runs = tonumber(state[2] or '0')
+        local ebId = runs == 0 and ('e' .. index) or ('e' .. index .. '.' .. runs)
+        local ebRec, spec = errbackSpec(index, ebId, id, rec, errorText)
+        addNode(ebId, ebRec, spec)
+        markReady(ebId, ebRec)
+      end
+    end
+  end
+end
+
+-- Records a failure for good (FAIL or LOSE) and spreads it: errbacks fire, pending dependents are blocked,
+-- replaced nodes waiting downstream fail with the same error.
+local function failHard(firstId, firstRec, event, errorText)
+  move(firstId, firstRec, event)
+  rcall('HSET', K.err, firstId, errorText)
+  firstRec.x = true
+  firstRec.fa = NOW
+  fireErrbacks(firstId, firstRec, errorText)
+  local work = listOf(K.next, firstId)
+  while #work > 0 do
+    local depId = table.remove(work)
+    local dep = getNode(depId)
+    local spread = true
+    if dep.s == 'pending' then
+      move(depId, dep, 'BLOCK')
+      dep.fa = NOW
+    elseif dep.s == 'waiting' then
+      move(depId, dep, 'FAIL')
+      rcall('HSET', K.err, depId, errorText)
+      dep.x = true
+      dep.fa = NOW
+      fireErrbacks(depId, dep, errorText)
+    else spread = false end
+    if spread then for _, x in ipairs(listOf(K.next, depId)) do work[#work + 1] = x end end
+  end
+end
+
+-- Settles the workflow when nothing is left open: failed when a task node failed, else succeeded.
+local function settleIfDone()
+  if W.state ~= 'running' or W.open > 0 then return end
+  if W.failed > 0 then moveWorkflow('SETTLE_FAILED')
+  else
+    moveWorkflow('SETTLE_SUCCEEDED')
+    rcall('HSET', K.wf, 'result', build(rcall('HGET', K.wf, 'recipe')))
+  end
+  rcall('HSET', K.wf, 'settledAt', num(NOW))
+  local hidden = rcall('SMEMBERS', K.hidden)
+  for i = 1, #hidden, CHUNK do rcall('HDEL', K.res, unpack(hidden, i, math.min(i + CHUNK - 1, #hidden))) end
+  rcall('DEL', K.hidden)
+  W.settled = W.state
+end
+
+--------------------------------------------------------------------------------------------------- write-back
+local INDEX_KEY = { L = K.leases, R = K.ready }
+
+-- Writes every changed node record, moves nodes between the sweep indexes, appends the history and the
+-- workflow counters. Every script that changes state ends with it.
+local function flush()
+  local flat, rem, add = {}, { L = {}, R = {} }, { L = {}, R = {} }
+  for id in pairs(DIRTY) do
+    local rec = NODES[id]
+    flat[#flat + 1] = id; flat[#flat + 1] = cjson.encode(rec)
+    local set0, score0 = ORIG[id][1], ORIG[id][2]
+    local set1, score1 = indexOf(rec)
+    if set0 and set0 ~= set1 then table.insert(rem[set0], id) end
+    if set1 and (set1 ~= set0 or score1 ~= score0) then
+      local list = add[set1]
+      list[#list + 1] = score1; list[#list + 1] = id
+    end
+    ORIG[id] = { set1, score1 }
+  end
+  hsetMany(K.node, flat)
+  for set, key in pairs(INDEX_KEY) do
+    local ids, pairs_ = rem[set], add[set]
+    for i = 1, #ids, CHUNK do rcall('ZREM', key, unpack(ids, i, math.min(i + CHUNK - 1, #ids))) end
+    for i = 1, #pairs_, 2 * CHUNK do rcall('ZADD', key, unpack(pairs_, i, math.min(i + 2 * CHUNK - 1, #pairs_))) end
+  end
+  if #HISTBUF > 0 then pushMany(K.hist, HISTBUF) end
+  if W then
+    local meta, orig = {}, W.orig or {}
+    for _, f in ipairs({ 'state', 'open', 'failed', 'ebn', 'run' }) do
+      if W[f] ~= orig[f] then meta[#meta + 1] = f; meta[#meta + 1] = W[f] end
+    end
+    if #meta > 0 then rcall('HSET', K.wf, unpack(meta)) end
+    W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run }
+  end
+  DIRTY, HISTBUF = {}, {}
+end
+
+local ALL_KEYS = { K.wf, K.order, K.spec, K.node, K.deps, K.next, K.input, K.repl, K.res, K.err, K.leases, K.ready, K.eb, K.hidden, K.hist }
+
+-- Flushes; when the workflow settled in this script, sets the retention on every key and publishes.
+local function finish()
+  flush()
+  if W and W.settled then
+    for _, key in ipairs(ALL_KEYS) do rcall('PEXPIRE', key, RETENTION) end
+    rcall('PUBLISH', CHANNEL, '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. W.settled .. '"}')
+  end
+end
+
+-- The reply of a commit: code, settled state ('' when not settled), run, then the ready messages.
+local function commitReply(code)
+  local reply = { code, W.settled or '', W.run }
+  for _, v in ipairs(W.ready) do reply[#reply + 1] = v end
+  return reply
+end
+
+-- The guard of a commit (attempt.ts guard): the node when it is running under this token, else the code to
+-- answer: ORPHAN (no such workflow or node), STALE (another claim, or another outcome), ALREADY (this very
+-- outcome was applied under this token: a re-sent command).
+local function guard(id, token, target)
+  if not loadWf() then return nil, CODE.ORPHAN end
+  local rec = getNode(id)
+  if not rec then return nil, CODE.ORPHAN end
+  if rec.tk ~= token then return nil, CODE.STALE end
+  if rec.s == 'running' then return rec, nil end
+  -- A replace under this token is applied once the node has a replacement, even if it has since resolved.
+  local applied = rec.s == target or (target == 'waiting' and rcall('HEXISTS', K.repl, id) == 1)
+  return nil, applied and CODE.ALREADY or CODE.STALE
+end

@@ -1,0 +1,75 @@
+--[[
+  create: stores a whole workflow graph and marks the nodes without dependencies ready, in one step
+  (src/runtime/step/create.ts createRecord; DESIGN inv 4). Idempotent on the workflow id.
+
+  Input:
+    KEYS[1..15]  the workflow's keys (lib.lua)
+    ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
+    ARGV[5]      result recipe tokens (JSON array)
+    ARGV[6]      N, the number of nodes
+    ARGV[7]      M, the number of errbacks
+    then N x 7   node id, NodeSpec JSON, initial node record (JSON text starting {"s":"pending",),
+                 deps JSON ('' none), dependents JSON ('' none), input recipe tokens ('' none),
+                 countdownMs of a root ('' for a node with dependencies)
+    then M x 4   errback route (cjson: t, imm, qu, p, c, m), args JSON, options JSON, dispatch JSON
+
+  Output:
+    { CODE.OK, settled state or '' }   stored; the roots (nodes without dependencies) are queued, in declaration order. Their
+                      messages are known to the caller (encode.ts rootMessages): the reply does not repeat them.
+    { CODE.EXISTS }   the workflow exists already: nothing written
+
+  Events: 'settled' on ARGV[4] when the canvas has no node (an empty group settles at once with []).
+]]
+if rcall('EXISTS', K.wf) == 1 then return { CODE.EXISTS } end
+-- Leftovers of an expired workflow of the same id (keys expire one by one) must not leak into this one.
+rcall('DEL', K.order, K.spec, K.node, K.deps, K.next, K.input, K.repl, K.res, K.err, K.leases, K.ready, K.eb, K.hidden, K.hist)
+-- Roots move pending -> queued (markReady); the move is checked against the machine once, then written in bulk.
+if NODE_T.pending.DEPS_MET ~= 'queued' then error('braid: illegal transition|roots|pending|DEPS_MET') end
+local n, m = tonumber(ARGV[6]), tonumber(ARGV[7])
+rcall('HSET', K.wf, 'state', 'running', 'createdAt', num(NOW), 'recipe', ARGV[5], 'open', n, 'failed', 0, 'ebn', m, 'run', 0)
+
+local PENDING = '{"s":"pending",'
+local order, specs, recs, deps, nexts, inputs, scores, hist = {}, {}, {}, {}, {}, {}, {}, {}
+local base = 7
+for i = 1, n do
+  local at = base + (i - 1) * 7
+  local id, rec = ARGV[at + 1], ARGV[at + 3]
+  order[#order + 1] = id
+  specs[#specs + 1] = id; specs[#specs + 1] = ARGV[at + 2]
+  if ARGV[at + 4] ~= '' then deps[#deps + 1] = id; deps[#deps + 1] = ARGV[at + 4] end
+  if ARGV[at + 5] ~= '' then nexts[#nexts + 1] = id; nexts[#nexts + 1] = ARGV[at + 5] end
+  if ARGV[at + 6] ~= '' then inputs[#inputs + 1] = id; inputs[#inputs + 1] = ARGV[at + 6] end
+  if ARGV[at + 7] ~= '' then
+    -- A root (no dependencies): markReady, written as text: queued at NOW, due after its countdown.
+    local due = NOW + tonumber(ARGV[at + 7])
+    rec = '{"s":"queued","q":' .. num(NOW) .. ',"nb":' .. num(due) .. ',' .. string.sub(rec, #PENDING + 1)
+    scores[#scores + 1] = due; scores[#scores + 1] = id
+    if HIST then hist[#hist + 1] = cjson.encode({ node = id, from = 'pending', to = 'queued', attempt = 1 }) end
+  end
+  recs[#recs + 1] = id; recs[#recs + 1] = rec
+end
+pushMany(K.order, order)
+hsetMany(K.spec, specs)
+hsetMany(K.node, recs)
+hsetMany(K.deps, deps)
+hsetMany(K.next, nexts)
+hsetMany(K.input, inputs)
+for i = 1, #scores, 2 * CHUNK do rcall('ZADD', K.ready, unpack(scores, i, math.min(i + 2 * CHUNK - 1, #scores))) end
+if #hist > 0 then pushMany(K.hist, hist) end
+
+local ebs = {}
+base = base + n * 7
+for i = 0, m - 1 do
+  local at = base + i * 4
+  ebs[#ebs + 1] = i; ebs[#ebs + 1] = ARGV[at + 1]
+  ebs[#ebs + 1] = i .. ':a'; ebs[#ebs + 1] = ARGV[at + 2]
+  ebs[#ebs + 1] = i .. ':o'; ebs[#ebs + 1] = ARGV[at + 3]
+  ebs[#ebs + 1] = i .. ':d'; ebs[#ebs + 1] = ARGV[at + 4]
+end
+hsetMany(K.eb, ebs)
+-- A canvas with no node (an empty group) settles at once (createRecord's settleIfDone).
+W = { state = 'running', open = n, failed = 0, ebn = m, run = 0, ready = {} }
+W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run }
+settleIfDone()
+finish()
+return { CODE.OK, W.settled or '' }

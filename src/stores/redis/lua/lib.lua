@@ -1,0 +1,179 @@
+--[[
+  braid Lua library: prepended to every per-workflow script, after the generated prelude (scripts.ts) that
+  defines NODE_T and WF_T (the xstate machines' transition tables, machines.ts), FINAL (final node states)
+  and CODE (reply codes, codes.ts). Not a script by itself. It mirrors src/runtime/step/record.ts and
+  advance.ts function by function; the names match.
+
+  KEYS (every per-workflow script gets the same 15 keys, all carrying the hash tag {prefix:workflowId}):
+    KEYS[1]  wf      hash  state, createdAt, settledAt, result, recipe (tokens), open, failed, ebn, run
+    KEYS[2]  order   list  node ids in creation order
+    KEYS[3]  spec    hash  node id -> NodeSpec JSON, written once (never decoded here: it holds user data)
+    KEYS[4]  node    hash  node id -> the node's state record (cjson; fields in docs/redis-data-model.md)
+    KEYS[5]  deps    hash  node id -> JSON array of the node's dependencies (replay only)
+    KEYS[6]  next    hash  node id -> JSON array of its dependents (fan-out of a completion)
+    KEYS[7]  input   hash  node id -> recipe tokens of its parent input
+    KEYS[8]  repl    hash  node id -> {r: recipe tokens, d: done ids} once it replaced itself
+    KEYS[9]  res     hash  node id -> result JSON text
+    KEYS[10] err     hash  node id -> ErrorInfo JSON text
+    KEYS[11] leases  zset  running nodes, score = lease deadline (ms, store time)
+    KEYS[12] ready   zset  queued and retrying nodes, score = max(queuedAt, notBefore)
+    KEYS[13] eb      hash  errback i: `i` route, `i:a` args, `i:o` options, `i:d` dispatch, `i:f` fired, `i:r` runs
+    KEYS[14] hidden  set   nodes whose result is dropped at settle (ignoreResult)
+    KEYS[15] hist    list  applied transitions (history mode)
+
+  ARGV common to every per-workflow script:
+    ARGV[1] workflowId   ARGV[2] '1' keeps history   ARGV[3] retentionMs   ARGV[4] events channel
+
+  Recipe tokens: a flat JSON array where '[' and ']' open and close a list and any other string is a node id
+  (node ids never are '[' or ']'); a value is built by string concatenation of stored result texts, so user
+  JSON never passes through cjson (which would turn [] into {} and round floats to 14 digits).
+]]
+local rcall = redis.call
+local K = {
+  wf = KEYS[1], order = KEYS[2], spec = KEYS[3], node = KEYS[4], deps = KEYS[5], next = KEYS[6],
+  input = KEYS[7], repl = KEYS[8], res = KEYS[9], err = KEYS[10], leases = KEYS[11], ready = KEYS[12],
+  eb = KEYS[13], hidden = KEYS[14], hist = KEYS[15],
+}
+local WF_ID, HIST, RETENTION, CHANNEL = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
+local CHUNK = 1000
+
+local NOW
+do
+  local t = rcall('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Numbers as text: integers exactly, others with full precision.
+local function num(x)
+  if x == math.floor(x) and math.abs(x) < 2^53 then return string.format('%d', x) end
+  return string.format('%.17g', x)
+end
+
+local function hmgetMany(key, ids)
+  local out = {}
+  for i = 1, #ids, CHUNK do
+    local part = rcall('HMGET', key, unpack(ids, i, math.min(i + CHUNK - 1, #ids)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
+end
+
+local function hsetMany(key, flat)
+  for i = 1, #flat, 2 * CHUNK do rcall('HSET', key, unpack(flat, i, math.min(i + 2 * CHUNK - 1, #flat))) end
+end
+
+local function pushMany(key, items)
+  for i = 1, #items, CHUNK do rcall('RPUSH', key, unpack(items, i, math.min(i + CHUNK - 1, #items))) end
+end
+
+-- Builds a JSON value from recipe tokens (text or decoded) over the stored results (missing reads as null).
+local function build(tokens)
+  if type(tokens) == 'string' then tokens = cjson.decode(tokens) end
+  local ids = {}
+  for _, t in ipairs(tokens) do if t ~= '[' and t ~= ']' then ids[#ids + 1] = t end end
+  local vals = hmgetMany(K.res, ids)
+  local out, comma, vi = {}, false, 0
+  for _, t in ipairs(tokens) do
+    if t == ']' then
+      out[#out + 1] = ']'; comma = true
+    else
+      if comma then out[#out + 1] = ',' end
+      if t == '[' then out[#out + 1] = '['; comma = false
+      else vi = vi + 1; out[#out + 1] = vals[vi] or 'null'; comma = true end
+    end
+  end
+  return table.concat(out)
+end
+
+--------------------------------------------------------------------------------------------------- state
+local W -- the workflow: state, open, failed, ebn, run; ready (flat messages), settled
+local NODES, ORIG, DIRTY, HISTBUF = {}, {}, {}, {}
+
+local function loadWf()
+  local v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run')
+  if not v[1] then return nil end
+  W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]), ready = {} }
+  W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run }
+  return W
+end
+
+-- Where a node sits in the sweep indexes: 'L' (leases) with its deadline, 'R' (ready) with its since time.
+local function indexOf(rec)
+  if rec.s == 'running' then return 'L', rec.lu end
+  if rec.s == 'queued' or rec.s == 'retrying' then return 'R', math.max(rec.q or 0, rec.nb or 0) end
+  return nil, nil
+end
+
+local function remember(id, rec)
+  NODES[id] = rec
+  local set, score = indexOf(rec)
+  ORIG[id] = { set, score }
+end
+
+local function getNode(id)
+  local rec = NODES[id]
+  if rec then return rec end
+  local text = rcall('HGET', K.node, id)
+  if not text then return nil end
+  rec = cjson.decode(text)
+  remember(id, rec)
+  return rec
+end
+
+-- Loads every node record at once (cancel, replay).
+local function loadAllNodes()
+  local flat = rcall('HGETALL', K.node)
+  for i = 1, #flat, 2 do if not NODES[flat[i]] then remember(flat[i], cjson.decode(flat[i + 1])) end end
+end
+
+local function dirty(id) DIRTY[id] = true end
+
+local function listOf(key, id)
+  local text = rcall('HGET', key, id)
+  if not text then return {} end
+  return cjson.decode(text)
+end
+
+--------------------------------------------------------------------------------------------------- record.ts
+-- Moves a node by one machine event; a refused event is a bug in the caller (IllegalTransition).
+local function move(id, rec, event)
+  local from = rec.s
+  local to = NODE_T[from] and NODE_T[from][event]
+  if not to then error('braid: illegal transition|' .. id .. '|' .. from .. '|' .. event) end
+  local wasFinal, isFinal = FINAL[from], FINAL[to]
+  if wasFinal and not isFinal then W.open = W.open + 1 end
+  if isFinal and not wasFinal then W.open = W.open - 1 end
+  if rec.k == 'task' then
+    if from == 'failed' then W.failed = W.failed - 1 end
+    if to == 'failed' then W.failed = W.failed + 1 end
+  end
+  rec.s = to
+  dirty(id)
+  if HIST then
+    local h = { node = id, from = from, to = to, attempt = rec.a }
+    if rec.tk then h.token = rec.tk end
+    HISTBUF[#HISTBUF + 1] = cjson.encode(h)
+  end
+end
+
+local function moveWorkflow(event)
+  local to = WF_T[W.state] and WF_T[W.state][event]
+  if not to then error('braid: illegal transition|workflow ' .. WF_ID .. '|' .. W.state .. '|' .. event) end
+  W.state = to
+end
+
+-- Adds a node record in state pending (counted open). `rec` carries its routing fields already.
+local function addNode(id, rec, specText)
+  rcall('RPUSH', K.order, id)
+  rcall('HSET', K.spec, id, specText)
+  remember(id, rec)
+  ORIG[id] = { nil, nil }
+  dirty(id)
+  W.open = W.open + 1
+end
+
+local function readyMessage(id, rec, delayText)
+  local r = W.ready
+  r[#r + 1] = id; r[#r + 1] = rec.t; r[#r + 1] = num(rec.a); r[#r + 1] = rec.qu
+  r[#r + 1] = rec.p and num(rec.p) or ''; r[#r + 1] = delayText
+end

@@ -1,0 +1,111 @@
+--[[
+  replay: re-runs failed, blocked and canceled task nodes (or the given ones), what they need that was
+  dropped (ignoreResult dependencies) and everything downstream (src/runtime/step/control.ts replay).
+  Replayed nodes go back to pending (REPLAY; REPLAY_WAIT to waiting for a node that replaced itself) with
+  attempt + 1 and their counters reset; the workflow goes back to running (REPLAY), its run generation + 1,
+  and every key loses its retention (PERSIST). Succeeded results outside the set are kept.
+
+  Input:
+    KEYS[1..15]  the workflow's keys (lib.lua)
+    ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
+    ARGV[5]      '1': the node ids follow; '0': replay failed, blocked and canceled task nodes
+    ARGV[6..]    node ids
+
+  Output:
+    { CODE.OK, run, settled state or '', K, K replayed node ids (creation order), ready messages (6 slots each) }
+    { CODE.REFUSED, state }          running or succeeded workflows are not replayed
+    { CODE.UNKNOWN_NODES, ids... }   given ids the workflow lacks
+    { CODE.MISSING }                 no such workflow
+
+  Events: 'settled' on ARGV[4] when nothing was left to run and the workflow settled again at once.
+]]
+if not loadWf() then return { CODE.MISSING } end
+if W.state == 'running' or W.state == 'succeeded' then return { CODE.REFUSED, W.state } end
+loadAllNodes()
+local order = rcall('LRANGE', K.order, 0, -1)
+local chosen = {}
+if ARGV[5] == '1' then
+  local unknown = { CODE.UNKNOWN_NODES }
+  for i = 6, #ARGV do
+    if NODES[ARGV[i]] then chosen[#chosen + 1] = ARGV[i] else unknown[#unknown + 1] = ARGV[i] end
+  end
+  if #unknown > 1 then return unknown end
+else
+  for _, id in ipairs(order) do
+    local rec = NODES[id]
+    if rec.k == 'task' and (rec.s == 'failed' or rec.s == 'blocked' or rec.s == 'canceled') then chosen[#chosen + 1] = id end
+  end
+end
+
+-- The graph's adjacency, read once (a replay may touch every node).
+local function hashMap(key)
+  local flat, map = rcall('HGETALL', key), {}
+  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
+  return map
+end
+local NEXT, DEPS, REPL, repls = hashMap(K.next), hashMap(K.deps), hashMap(K.repl), {}
+for id, text in pairs(REPL) do repls[id] = cjson.decode(text) end
+local function decoded(map, id) return map[id] and cjson.decode(map[id]) or {} end
+
+-- The replay set: the chosen nodes, ignoreResult dependencies whose result was dropped, everything downstream.
+local set, work = {}, chosen
+while #work > 0 do
+  local id = table.remove(work)
+  if not set[id] then
+    set[id] = true
+    for _, d in ipairs(decoded(NEXT, id)) do work[#work + 1] = d end
+    -- What it waits for runs again unless it succeeded and kept its result (a replaced node waits for its fragment).
+    for _, dep in ipairs(repls[id] and repls[id].d or decoded(DEPS, id)) do
+      local d = NODES[dep]
+      if d and (d.s ~= 'succeeded' or (d.h and rcall('HEXISTS', K.res, dep) == 0)) then work[#work + 1] = dep end
+    end
+  end
+end
+
+local nodes, rearmed = {}, {}
+for _, id in ipairs(order) do if set[id] and NODES[id].k == 'task' then nodes[#nodes + 1] = id end end
+for _, id in ipairs(nodes) do
+  local rec = NODES[id]
+  move(id, rec, repls[id] and 'REPLAY_WAIT' or 'REPLAY')
+  rec.a = rec.a + 1; rec.rt = 0; rec.rd = 0
+  rec.tk = nil; rec.lu = nil; rec.nb = nil; rec.h = nil; rec.sa = nil; rec.fa = nil; rec.x = nil
+  -- An errback that fired may fire again, once, in this run (the first node that covers it re-arms it).
+  for _, index in ipairs(rec.e) do
+    if not rearmed[index] then
+      rearmed[index] = true
+      local state = rcall('HMGET', K.eb, index .. ':f', index .. ':r')
+      if state[1] == '1' then rcall('HSET', K.eb, index .. ':f', '0', index .. ':r', tonumber(state[2] or '0') + 1) end
+    end
+  end
+end
+for i = 1, #nodes, CHUNK do
+  local last = math.min(i + CHUNK - 1, #nodes)
+  rcall('HDEL', K.err, unpack(nodes, i, last)); rcall('HDEL', K.res, unpack(nodes, i, last)); rcall('SREM', K.hidden, unpack(nodes, i, last))
+end
+moveWorkflow('REPLAY')
+W.run = W.run + 1
+rcall('HDEL', K.wf, 'settledAt', 'result')
+for _, id in ipairs(nodes) do
+  local rec = NODES[id]
+  local waitsFor = repls[id] and repls[id].d or decoded(DEPS, id)
+  local remaining = 0
+  for _, d in ipairs(waitsFor) do
+    if not (getNode(d) and NODES[d].s == 'succeeded') then remaining = remaining + 1 end
+  end
+  rec.r = remaining
+end
+for _, id in ipairs(nodes) do
+  local rec = NODES[id]
+  if rec.r == 0 and (rec.s == 'pending' or rec.s == 'waiting') then
+    if rec.s == 'pending' then markReady(id, rec)
+    else succeed(id, rec, 'RESOLVE', build(repls[id].r)) end
+  end
+end
+for _, key in ipairs(ALL_KEYS) do rcall('PERSIST', key) end
+-- Replaced nodes whose fragments all succeeded resolve at once; if nothing else was replayed, it settles again.
+settleIfDone()
+finish()
+local reply = { CODE.OK, W.run, W.settled or '', #nodes }
+for _, id in ipairs(nodes) do reply[#reply + 1] = id end
+for _, v in ipairs(W.ready) do reply[#reply + 1] = v end
+return reply

@@ -1,0 +1,57 @@
+--[[
+  sweep: one workflow's sweep (src/runtime/step/sweep.ts sweepRecord; DESIGN inv 4, 6). Running nodes whose
+  lease lapsed go back to their queue (REDELIVER: same attempt, redeliveries + 1, token dropped) or, past
+  maxRedeliveries, fail with WorkerLostError (LOSE, spread as a failure); queued and retrying nodes left
+  unclaimed for republishAfterMs since they became due are listed to publish again. Both lists come from the
+  leases and ready indexes (O(log n + found)), at most `budget` of each.
+
+  Input:
+    KEYS[1..15]  the workflow's keys (lib.lua)
+    ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
+    ARGV[5]      republishAfterMs
+    ARGV[6]      budget: most lapsed leases and most unclaimed nodes looked at
+    ARGV[7]      WorkerLostError as ErrorInfo JSON, with 987654321 where the redelivery count goes
+
+  Output:
+    { CODE.OK, redelivered, lost, settled state or '', run, ready messages (6 slots each) }
+    { CODE.NOT_RUNNING, state, run }   settled: nothing to sweep (the caller drops it from the global index)
+    { CODE.MISSING }                   no such workflow (expired, or its create has not run yet)
+
+  Events: 'settled' on ARGV[4] when a lost node settled the workflow.
+]]
+if not loadWf() then return { CODE.MISSING } end
+if W.state ~= 'running' then return { CODE.NOT_RUNNING, W.state, W.run } end
+local after, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local lapsed = rcall('ZRANGEBYSCORE', K.leases, '-inf', NOW, 'LIMIT', 0, budget)
+local unclaimed = rcall('ZRANGEBYSCORE', K.ready, '-inf', NOW - after, 'LIMIT', 0, budget)
+local redelivered, lost = 0, 0
+for _, id in ipairs(lapsed) do
+  local rec = getNode(id)
+  if rec and rec.s == 'running' and rec.lu and rec.lu <= NOW then
+    if rec.rd >= rec.m then
+      failHard(id, rec, 'LOSE', (string.gsub(ARGV[7], '987654321', num(rec.rd))))
+      rec.tk = nil -- the lost worker's claim is gone: its late commit is stale, never `already`
+      lost = lost + 1
+    else
+      move(id, rec, 'REDELIVER')
+      rec.rd = rec.rd + 1
+      rec.tk = nil; rec.lu = nil
+      rec.q = NOW; rec.nb = NOW
+      readyMessage(id, rec, '0')
+      redelivered = redelivered + 1
+    end
+  end
+end
+for _, id in ipairs(unclaimed) do
+  local rec = getNode(id)
+  if rec and (rec.s == 'queued' or rec.s == 'retrying') and math.max(rec.q or 0, rec.nb or 0) + after <= NOW then
+    rec.q = NOW
+    dirty(id)
+    readyMessage(id, rec, '0')
+  end
+end
+settleIfDone()
+finish()
+local reply = { CODE.OK, redelivered, lost, W.settled or '', W.run }
+for _, v in ipairs(W.ready) do reply[#reply + 1] = v end
+return reply

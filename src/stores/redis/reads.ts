@@ -1,0 +1,107 @@
+/**
+ * Read-only views of a workflow stored in Redis (src/runtime/step/view.ts): the snapshot, the cheap settled
+ * outcome and the test-mode history. Each reads its keys in one MULTI, so it sees one consistent state.
+ */
+import type { Redis } from 'ioredis';
+import type { ErrorInfo } from '../../core/errors.js';
+import { parseJson } from '../../core/json.js';
+import type { NodeSnapshot, WorkflowSnapshot } from '../../core/snapshot.js';
+import type { NodeState, WorkflowState } from '../../runtime/machines.js';
+import type { NodeSpec, TransitionRecord, WorkflowOutcome } from '../store.js';
+import type { KeySpace } from './keys.js';
+
+/** A node's state record as lib.lua keeps it (cjson in the `node` hash). */
+export interface NodeRecordJson {
+  /** State. */ s: NodeState;
+  /** Dependencies not yet met. */ r: number;
+  /** Attempt. */ a: number;
+  /** Retries in this run. */ rt: number;
+  /** Redeliveries in this run. */ rd: number;
+  /** Starts (snapshot `attempts`). */ n: number;
+  /** Kind. */ k: 'task' | 'errback';
+  /** Task name. */ t: string;
+  /** Result hidden (ignoreResult). */ h?: boolean;
+  /** Started at, finished at (epoch ms, store time). */ sa?: number; fa?: number;
+  /** The node this one replaces. */ rp?: string;
+}
+
+type Exec = Array<[Error | null, unknown]> | null;
+
+function results(exec: Exec): unknown[] {
+  if (!exec) throw new Error('redis store: MULTI aborted');
+  return exec.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+/** The snapshot of a workflow, or null when it does not exist. */
+export async function readSnapshot(client: Redis, keys: KeySpace, id: string): Promise<WorkflowSnapshot | null> {
+  const [meta, order, specs, nodes, res, errs] = results(await client.multi()
+    .hmget(keys.key(id, 'wf'), 'state', 'createdAt', 'settledAt', 'result')
+    .lrange(keys.key(id, 'order'), 0, -1)
+    .hgetall(keys.key(id, 'spec'))
+    .hgetall(keys.key(id, 'node'))
+    .hgetall(keys.key(id, 'res'))
+    .hgetall(keys.key(id, 'err'))
+    .exec()) as [Array<string | null>, string[], Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>];
+  const [state, createdAt, settledAt, result] = meta;
+  if (!state) return null;
+  const snapshot: WorkflowSnapshot = {
+    id, state: state as WorkflowState, createdAt: Number(createdAt),
+    nodes: order.map((nodeId) => nodeSnapshot(nodeId, specs[nodeId], nodes[nodeId], res[nodeId], errs[nodeId])),
+  };
+  if (settledAt) snapshot.settledAt = Number(settledAt);
+  if (result) snapshot.result = parseJson(result);
+  return snapshot;
+}
+
+function nodeSnapshot(id: string, specText?: string, recText?: string, result?: string, error?: string): NodeSnapshot {
+  if (specText === undefined || recText === undefined) throw new Error(`redis store: node ${id} is listed but not stored`);
+  const spec = parseJson(specText) as unknown as NodeSpec;
+  const rec = JSON.parse(recText) as NodeRecordJson;
+  const s: NodeSnapshot = {
+    id, task: spec.task, state: rec.s === 'waiting' ? 'running' : rec.s, deps: spec.deps, attempts: rec.n,
+    args: spec.args, kind: rec.k, queue: spec.dispatch.queue, redeliveries: rec.rd,
+  };
+  if (result !== undefined && !rec.h) s.result = parseJson(result);
+  if (error !== undefined) s.error = parseJson(error) as unknown as ErrorInfo;
+  if (rec.sa !== undefined) s.startedAt = rec.sa;
+  if (rec.fa !== undefined) s.finishedAt = rec.fa;
+  if (rec.rp !== undefined) s.replacing = rec.rp;
+  return s;
+}
+
+/** The workflow's state and, once settled, its result or failures; null when unknown. */
+export async function readOutcome(client: Redis, keys: KeySpace, id: string): Promise<WorkflowOutcome | null> {
+  const [state, result] = await client.hmget(keys.key(id, 'wf'), 'state', 'result');
+  if (!state) return null;
+  const outcome: WorkflowOutcome = { state: state as WorkflowState, failures: [] };
+  if (result) outcome.result = parseJson(result);
+  if (state !== 'failed') return outcome;
+  const [order, nodes, errs, replaced] = results(await client.multi()
+    .lrange(keys.key(id, 'order'), 0, -1)
+    .hgetall(keys.key(id, 'node'))
+    .hgetall(keys.key(id, 'err'))
+    .hkeys(keys.key(id, 'repl'))
+    .exec()) as [string[], Record<string, string>, Record<string, string>, string[]];
+  // A replaced node fails with its fragment's error: the fragment node is the failure to report.
+  const skip = new Set(replaced);
+  for (const nodeId of order) {
+    const recText = nodes[nodeId];
+    const error = errs[nodeId];
+    if (recText === undefined || error === undefined || skip.has(nodeId)) continue;
+    const rec = JSON.parse(recText) as NodeRecordJson;
+    if (rec.k === 'task' && rec.s === 'failed') outcome.failures.push({ nodeId, task: rec.t, error: parseJson(error) as unknown as ErrorInfo });
+  }
+  return outcome;
+}
+
+/** The applied transitions of a workflow (history mode). */
+export async function readHistory(client: Redis, keys: KeySpace, id: string): Promise<TransitionRecord[]> {
+  const items = await client.lrange(keys.key(id, 'hist'), 0, -1);
+  return items.map((text) => {
+    const h = JSON.parse(text) as TransitionRecord;
+    return { node: h.node, from: h.from, to: h.to, attempt: h.attempt, ...(h.token !== undefined ? { token: h.token } : {}) };
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * The sweep across workflows and the global index it walks. Per-workflow scripts touch one slot only (DESIGN
+ * inv 8), so the index of running workflows (`${prefix}:active`, workflow id -> run generation) is written
+ * by separate single-key commands: added before create and replay, removed once a workflow is seen settled
+ * (compare-and-delete on the run generation, so a concurrent replay keeps it). Each call visits at most
+ * `limit` workflows, rotating through the index, and republishes about `limit` nodes at most.
+ */
+import type { Redis } from 'ioredis';
+import { toErrorInfo, WorkerLostError } from '../../core/errors.js';
+import type { SweepResult } from '../store.js';
+import { sweepFrom } from './codes.js';
+import { retryAborted } from './connection.js';
+import type { KeySpace } from './keys.js';
+import type { Scripts } from './scripts.js';
+
+/** Workflows visited, and nodes republished, per sweep call when no `limit` is given. */
+export const DEFAULT_SWEEP_LIMIT = 1_000;
+/** A workflow missing from the store stays indexed this long (its create may be in flight). */
+export const MISSING_GRACE_MS = 30_000;
+const PARALLEL = 16;
+const COUNT_MARK = 987654321;
+
+/** WorkerLostError as Lua stores it: the ErrorInfo JSON with a mark where the redelivery count goes. */
+export function lostErrorTemplate(): string {
+  const { name, message } = toErrorInfo(new WorkerLostError(COUNT_MARK));
+  return JSON.stringify({ name, message });
+}
+
+/** Runs sweeps for one store. */
+export class Sweeper {
+  private cursor = 0;
+  private readonly missingSince = new Map<string, number>();
+  private readonly lostError = lostErrorTemplate();
+
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: KeySpace,
+    private readonly scripts: Scripts,
+    private readonly common: (workflowId: string) => string[],
+  ) {}
+
+  /** Adds a workflow to the index for run generation `run` (never lowers it). */
+  async index(workflowId: string, run: number): Promise<void> {
+    await retryAborted(() => this.client.zadd(this.keys.active, 'GT', run, workflowId));
+  }
+
+  /** Drops a workflow seen settled at run generation `run`, unless a later run re-indexed it. */
+  async unindex(workflowId: string, run: number): Promise<void> {
+    await this.scripts.run('unindex', [this.keys.active], [workflowId, run]);
+  }
+
+  /** One sweep call. */
+  async sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult> {
+    const limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_SWEEP_LIMIT));
+    const out: SweepResult = { ready: [], redelivered: 0, lost: 0, settled: [] };
+    const page = (from: number): Promise<string[]> => retryAborted(() => this.client.zrange(this.keys.active, from, from + limit - 1));
+    let ids = await page(this.cursor);
+    if (ids.length === 0 && this.cursor > 0) ids = await page(0);
+    this.cursor = ids.length < limit ? 0 : this.cursor + ids.length;
+    for (let i = 0; i < ids.length; i += PARALLEL) {
+      const left = limit - out.ready.length;
+      if (left <= 0) break;
+      const batch = ids.slice(i, i + PARALLEL);
+      const budget = Math.max(1, Math.ceil(left / batch.length));
+      await Promise.all(batch.map((id) => this.sweepOne(id, options.republishAfterMs, budget, out)));
+    }
+    return out;
+  }
+
+  private async sweepOne(id: string, republishAfterMs: number, budget: number, out: SweepResult): Promise<void> {
+    let keys: string[];
+    try {
+      keys = this.keys.workflow(id);
+    } catch {
+      await retryAborted(() => this.client.zrem(this.keys.active, id));
+      return;
+    }
+    const reply = sweepFrom(await this.scripts.run('sweep', keys, [...this.common(id), String(republishAfterMs), String(budget), this.lostError]), id);
+    if (reply.status === 'missing') {
+      const first = this.missingSince.get(id);
+      const now = performance.now();
+      if (first === undefined) this.missingSince.set(id, now);
+      else if (now - first >= MISSING_GRACE_MS) {
+        this.missingSince.delete(id);
+        await retryAborted(() => this.client.zrem(this.keys.active, id));
+      }
+      return;
+    }
+    this.missingSince.delete(id);
+    if (reply.status === 'not_running') {
+      await this.unindex(id, reply.run);
+      return;
+    }
+    out.ready.push(...reply.ready);
+    out.redelivered += reply.redelivered;
+    out.lost += reply.lost;
+    if (reply.settled) {
+      out.settled.push({ workflowId: id, state: reply.settled });
+      await this.unindex(id, reply.run);
+    }
+  }
+}
