@@ -1,0 +1,91 @@
+/**
+ * Redis broker specifics that the contract does not cover: idle consumers are woken by markers (never by
+ * polling), a delayed message earlier than a sleeper's plan wakes it, keys stay under the prefix and the queue's
+ * hash tag, bad URLs are a ConfigError, and entries are kept byte for byte.
+ */
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError } from '../../src/core/errors.js';
+import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
+import { decodeEntry, encodeEntry } from '../../src/brokers/redis/entry.js';
+import { queueKeys } from '../../src/brokers/redis/keys.js';
+import { Inbox } from '../contracts/inbox.js';
+import { RedisServer } from '../support/redis-server.js';
+import { requireRedis } from '../support/services.js';
+import { redisBroker } from './redis-fixture.js';
+
+const redis = await requireRedis();
+
+describe('redis broker specifics', { skip: redis.skip }, () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await RedisServer.start();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('wakes an idle consumer for a publish long before its block timeout', async () => {
+    const broker = await redisBroker(server, { blockMs: 20_000 });
+    const inbox = new Inbox().onEach((delivery) => void delivery.ack());
+    const consumer = await broker.consume(['q'], { prefetch: 4 }, inbox.onDelivery);
+    await broker.publish('q', Buffer.from('warm-up'));
+    await inbox.waitFor(1, 5_000);
+    const start = Date.now();
+    await broker.publish('q', Buffer.from('now'));
+    await inbox.waitFor(2, 5_000);
+    assert.ok(Date.now() - start < 2_000, `took ${Date.now() - start} ms`);
+    await consumer.stop();
+    await broker.close();
+  });
+
+  it('wakes a sleeper for a delayed message due before its planned wake', async () => {
+    const broker = await redisBroker(server, { blockMs: 20_000 });
+    const inbox = new Inbox().onEach((delivery) => void delivery.ack());
+    const consumer = await broker.consume(['q'], { prefetch: 4 }, inbox.onDelivery);
+    await broker.publish('q', Buffer.from('far'), { delayMs: 60_000 });
+    await broker.publish('q', Buffer.from('warm-up'));
+    await inbox.waitFor(1, 5_000);
+    const start = Date.now();
+    await broker.publish('q', Buffer.from('soon'), { delayMs: 300 });
+    await inbox.waitFor(2, 5_000);
+    const took = Date.now() - start;
+    assert.equal(inbox.bodies()[1], 'soon');
+    assert.ok(took >= 295 && took < 2_000, `took ${took} ms`);
+    await consumer.stop();
+    await broker.close();
+  });
+
+  it('keeps every key under `${prefix}:q:{queue}:` and removes them all on purge', async () => {
+    const prefix = 'keys-test';
+    const broker = await redisBroker(server, { prefix });
+    const admin = new Redis(server.url).on('error', () => undefined);
+    try {
+      await broker.publish('a{b}', Buffer.from('x'), { priority: 3 });
+      await broker.publish('a{b}', Buffer.from('y'), { delayMs: 60_000 });
+      const keys = (await admin.keys(`${prefix}:*`)).sort();
+      assert.deepEqual(keys, [queueKeys(prefix, 'a{b}').delayed, queueKeys(prefix, 'a{b}').lists[3], queueKeys(prefix, 'a{b}').marker].sort());
+      assert.ok(keys.every((key) => key.startsWith(`${prefix}:q:{a%7Bb%7D}:`)), keys.join(', '));
+      await broker.purge(['a{b}']);
+      assert.deepEqual(await admin.keys(`${prefix}:*`), []);
+    } finally {
+      admin.disconnect();
+      await broker.close();
+    }
+  });
+
+  it('refuses a malformed or non-redis URL with ConfigError', async () => {
+    await assert.rejects(new RedisBroker({ url: 'not a url', prefix: 'p' }).connect(), ConfigError);
+    await assert.rejects(new RedisBroker({ url: 'http://127.0.0.1:6379', prefix: 'p' }).connect(), ConfigError);
+  });
+
+  it('encodes entries byte for byte with their priority and redelivery flag', () => {
+    const body = Buffer.from([0x00, 0x7c, 0xff, 0x80, 0x0a]);
+    const entry = encodeEntry(7, 'abc', body);
+    assert.deepEqual(decodeEntry(entry), { redelivered: false, priority: 7, body });
+    const redelivered = Buffer.concat([Buffer.from('1'), entry.subarray(1)]);
+    assert.equal(decodeEntry(redelivered)?.redelivered, true);
+    assert.equal(decodeEntry(Buffer.from('garbage')), undefined);
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * API.md workers: a worker renews the lease of each node it runs every `leaseMs / 3`; a node whose lease lapses
+ * (its worker died) goes back to its queue and runs again, counted apart from retries, and past
+ * `maxRedeliveries` fails with WorkerLostError; `worker.close()` stops taking work and finishes or hands back
+ * in-flight nodes. A dead worker is simulated by making its lease renewals fail (the store stops hearing from
+ * it); the late result of the "dead" attempt is fenced off.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { chain, group, WorkflowFailedError, type ErrbackInfo } from '../../src/index.js';
+import { deferred, forEachMode } from '../support/modes.js';
+
+forEachMode((mode) => {
+  it('renewals keep a node that runs longer than its lease', { timeout: 10_000 }, async () => {
+    // Sweeps run only when the test asks, right after a renewal, so a loaded machine cannot lapse the lease.
+    const t = await mode.create({ worker: { leaseMs: 60, sweepIntervalMs: 600_000 } });
+    const gate = deferred();
+    const long = t.app.task('long', async () => {
+      await gate.promise;
+      return 'done';
+    });
+    const started = t.start(long.s(), { workflowId: 'long' });
+    // Four renewals (every 20 ms) mean more than leaseMs has passed since the claim: without them this sweep
+    // would send the node back to its queue.
+    await t.probe.nth(4, 'n0', 'renew');
+    await t.worker!.sweep();
+    gate.resolve();
+    const wf = await started;
+    assert.equal(await wf.result(), 'done');
+    const node = (await wf.status()).nodes[0]!;
+    assert.deepEqual([node.attempts, node.redeliveries], [1, 0]);
+  });
+
+  it('a node whose worker looks dead runs again, past maxRedeliveries fails with WorkerLostError, errback once', { timeout: 10_000 }, async () => {
+    const t = await mode.create({ worker: { leaseMs: 30, concurrency: 8 } });
+    t.probe.failRenewals = true;
+    const gate = deferred();
+    const attempts: number[] = [];
+    const reports: ErrbackInfo[] = [];
+    const stuck = t.app.task('stuck', async (ctx) => {
+      attempts.push(ctx.attempt);
+      await gate.promise;
+      return 'too late';
+    }, { maxRedeliveries: 2 });
+    const after = t.app.task('after', (_ctx, x: string) => x);
+    const report = t.app.task('report', (_ctx, info: ErrbackInfo) => {
+      reports.push(info);
+      return null;
+    });
+    const wf = await t.start(chain(stuck.s(), after.s()).onError(report.s()));
+    const error = await wf.result().then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.deepEqual(error.failures.map((f) => [f.nodeId, f.error.name]), [['n0', 'WorkerLostError']]);
+    // Redeliveries are not retries: every start is attempt 1.
+    assert.deepEqual(attempts, [1, 1, 1]);
+    assert.deepEqual(reports.map((r) => [r.nodeId, r.error.name]), [['n0', 'WorkerLostError']]);
+    gate.resolve();
+    await t.worker!.close();
+    const snap = await wf.status();
+    assert.deepEqual(snap.nodes.filter((n) => n.kind === 'task').map((n) => [n.state, n.redeliveries, n.result]), [['failed', 2, undefined], ['blocked', 0, undefined]]);
+    assert.equal(t.probe.of('complete').filter((e) => e.nodeId === 'n0').length, 0);
+  });
+
+  it('a redelivered node that completes wins; the lost attempt\'s late result is fenced off', { timeout: 10_000 }, async () => {
+    const t = await mode.create({ worker: { leaseMs: 100, concurrency: 4 } });
+    t.probe.failRenewals = true;
+    const firstGate = deferred();
+    const firstReturned = deferred();
+    const keys: string[] = [];
+    let starts = 0;
+    const task = t.app.task('once.more', async (ctx) => {
+      keys.push(`${ctx.attempt} ${ctx.idempotencyKey}`);
+      if (++starts === 1) {
+        await firstGate.promise;
+        firstReturned.resolve();
+        return 'first (stale)';
+      }
+      return 'second';
+    });
+    const started = t.start(task.s(), { workflowId: 'redelivered' });
+    await t.probe.nth(2, 'n0', 'claim');
+    t.probe.failRenewals = false;
+    const wf = await started;
+    assert.equal(await wf.result(), 'second');
+    firstGate.resolve();
+    await firstReturned.promise;
+    await t.worker!.close();
+    const node = (await wf.status()).nodes[0]!;
+    assert.deepEqual([node.state, node.result, node.attempts, node.redeliveries], ['succeeded', 'second', 2, 1]);
+    assert.deepEqual(keys, ['1 redelivered/n0', '1 redelivered/n0']);
+    assert.equal(t.probe.of('complete').length, 1);
+  });
+
+  it('a worker runs at most `concurrency` nodes at once', { timeout: 10_000 }, async () => {
+    const t = await mode.create({ worker: { concurrency: 2 } });
+    let running = 0;
+    let most = 0;
+    const arrivals: Array<() => void> = [];
+    let arrived: (() => void) | undefined;
+    const held = t.app.task('held', async (_ctx, i: number) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise<void>((release) => {
+        arrivals.push(release);
+        arrived?.();
+      });
+      running--;
+      return i;
+    });
+    const next = (): Promise<() => void> => new Promise((resolve) => {
+      const take = (): void => {
+        arrived = undefined;
+        resolve(arrivals.shift()!);
+      };
+      if (arrivals.length > 0) take();
+      else arrived = take;
+    });
+    const wf = await t.start(group(Array.from({ length: 6 }, (_, i) => held.s(i))));
+    // Two arrive while both are held; then each release lets one more in.
+    const first = await next();
+    const second = await next();
+    first();
+    second();
+    for (let i = 2; i < 6; i++) (await next())();
+    assert.deepEqual(await wf.result(), [0, 1, 2, 3, 4, 5]);
+    assert.equal(most, 2);
+  });
+
+  it('worker.close() lets in-flight nodes finish', { timeout: 10_000 }, async () => {
+    const t = await mode.create();
+    const gate = deferred();
+    const entered = deferred();
+    const held = t.app.task('held', async () => {
+      entered.resolve();
+      await gate.promise;
+      return 'finished';
+    });
+    const wf = await t.start(held.s());
+    await entered.promise;
+    const closing = t.worker!.close();
+    gate.resolve();
+    await closing;
+    assert.equal(await wf.result(), 'finished');
+    assert.equal((await wf.status()).nodes[0]!.attempts, 1);
+  });
+
+  it('worker.close() hands back what does not finish within the grace period; another worker runs it', { timeout: 10_000 }, async () => {
+    const t = await mode.create({ worker: { leaseMs: 30, shutdownGraceMs: 5 } });
+    const entered = deferred();
+    const sawShutdown = deferred<boolean>();
+    let starts = 0;
+    const slow = t.app.task('slow', async (ctx) => {
+      if (++starts === 1) {
+        entered.resolve();
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        sawShutdown.resolve(true);
+        return 'abandoned';
+      }
+      return 'run elsewhere';
+    });
+    const wf = await t.start(slow.s());
+    await entered.promise;
+    await t.worker!.close();
+    assert.equal(await sawShutdown.promise, true);
+    const other = t.app.worker({ queues: ['default'], leaseMs: 100 });
+    await other.start();
+    assert.equal(await wf.result(), 'run elsewhere');
+    assert.equal(starts, 2);
+  });
+}, { when: (mode) => mode.ownWorker });

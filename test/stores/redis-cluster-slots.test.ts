@@ -1,0 +1,141 @@
+/**
+ * DESIGN inv 8 / RELIABILITY D12: every script call of the Redis store touches one cluster slot. A workflow is
+ * driven through every script (create, claim, renew, retry, replace, complete, fail with an errback, cancel,
+ * replay, sweep) while MONITOR records every command the server runs, including those inside scripts. Then:
+ * each EVALSHA's declared keys hash to one slot (CRC16, cluster-key-slot), each command a script runs touches
+ * only keys it declared, each MULTI block and each plain command stays in one slot. The same scenario then runs
+ * on a one-node Redis Cluster, which itself refuses any cross-slot script or transaction (CROSSSLOT).
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { after, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { chain, group, sig } from '../../src/canvas/builders.js';
+import { RedisStore } from '../../src/stores/redis/redis-store.js';
+import { WORKFLOW_SCRIPTS, workflowScriptSource } from '../../src/stores/redis/scripts.js';
+import { fragmentGraph, Run, sweepUntil } from '../contracts/store/harness.js';
+import { RedisServer } from '../support/redis-server.js';
+import { requireRedis } from '../support/services.js';
+
+const keySlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
+const redis = await requireRedis();
+const servers: RedisServer[] = [];
+after(async () => {
+  for (const s of servers) await s.stop();
+});
+
+/** Runs every script at least once, on one store. */
+async function exercise(store: RedisStore): Promise<void> {
+  const a = new Run(store);
+  await a.create(chain(sig('a'), sig('b')));
+  let c = await a.claim('n0');
+  assert.equal(await store.renew({ workflowId: a.id, nodeId: 'n0', token: c.token, leaseMs: 60_000 }), 'ok');
+  assert.equal((await a.retry('n0', c.token, 0)).status, 'ok');
+  c = await a.claim('n0');
+  assert.equal((await a.replace('n0', c.token, fragmentGraph(chain(sig('x'), sig('y')), 'n0', c.node))).status, 'ok');
+  await a.run('n0.0', 1);
+  await a.run('n0.1', 2);
+  assert.equal((await a.run('n1', 3)).settled, 'succeeded');
+
+  const b = new Run(store);
+  await b.create(group(sig('p'), sig('q')).onError(sig('eb')));
+  await b.runFail('n0');
+  await b.run('n1', 'Q');
+  assert.equal((await b.run('e0', null)).settled, 'failed');
+  assert.equal((await b.replay()).status, 'ok');
+  assert.equal((await b.run('n0', 'P')).settled, 'succeeded');
+
+  const d = new Run(store);
+  await d.create(chain(sig('a'), sig('b')));
+  await d.claim('n0', { leaseMs: 1 });
+  await sweepUntil(d, (all) => all.redelivered >= 1);
+  assert.equal((await store.cancel(d.id)).status, 'ok');
+  for (const run of [a, b, d]) {
+    await store.snapshot(run.id);
+    await store.outcome(run.id);
+    await store.history(run.id);
+  }
+}
+
+/** The first line of a script's own header, e.g. `  claim: a worker takes ...`. */
+function headerOf(name: string): string {
+  return workflowScriptSource(name as (typeof WORKFLOW_SCRIPTS)[number]).split('--[[\n').at(-1)!.split('\n')[0]!;
+}
+
+interface Seen { args: string[]; source: string }
+
+async function keysOf(client: Redis, args: string[]): Promise<string[]> {
+  try {
+    return (await client.call('COMMAND', 'GETKEYS', ...args)) as string[];
+  } catch {
+    return []; // TIME, PUBLISH, MULTI, EXEC, PING...: no key arguments
+  }
+}
+
+describe('redis store: one cluster slot per script call', { skip: redis.skip }, () => {
+  test('MONITOR: declared keys share one slot and scripts touch only declared keys', async () => {
+    const server = await RedisServer.start();
+    servers.push(server);
+    const watcher = new Redis(server.url);
+    const monitor = await watcher.monitor();
+    const seen: Seen[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ args, source }));
+    const store = new RedisStore({ url: server.url, prefix: 'slots', history: true });
+    await store.connect();
+    await exercise(store);
+    await store.close();
+    const probe = new Redis(server.url);
+    await probe.echo('end-of-scenario');
+    while (!seen.some((s) => s.args[0]?.toLowerCase() === 'echo')) await new Promise((r) => setTimeout(r, 10));
+    monitor.disconnect();
+    watcher.disconnect();
+
+    const names = new Map(WORKFLOW_SCRIPTS.map((n) => [createHash('sha1').update(workflowScriptSource(n)).digest('hex'), n]));
+    const ran = new Set<string>();
+    let script: { slot: number; keys: Set<string> } | undefined;
+    const multi = new Map<string, Set<number>>();
+    let scriptCommands = 0;
+    for (const { args, source } of seen) {
+      const name = args[0]!.toLowerCase();
+      const keys = await keysOf(probe, args);
+      const slots = new Set(keys.map(keySlot));
+      if (source === 'lua') {
+        assert.ok(script, `a script command without its script: ${args.join(' ')}`);
+        for (const key of keys) assert.ok(script.keys.has(key), `${args[0]} touches undeclared key ${key}`);
+        scriptCommands++;
+        continue;
+      }
+      if (name === 'evalsha' || name === 'eval') {
+        assert.equal(slots.size, 1, `script call over ${slots.size} slots: ${keys.join(' ')}`);
+        script = { slot: [...slots][0]!, keys: new Set(keys) };
+        // EVALSHA names the script by its sha; MONITOR shows an EVAL body escaped, so it is told by its own header.
+        const byHeader = WORKFLOW_SCRIPTS.find((n) => args[1]!.includes(headerOf(n)));
+        ran.add(name === 'evalsha' ? names.get(args[1]!) ?? 'unindex' : byHeader ?? 'unindex');
+        continue;
+      }
+      if (name === 'multi') multi.set(source, new Set());
+      else if (name === 'exec') {
+        assert.ok((multi.get(source)?.size ?? 0) <= 1, 'a MULTI block over several slots');
+        multi.delete(source);
+      } else if (multi.has(source)) for (const s of slots) multi.get(source)!.add(s);
+      else assert.ok(slots.size <= 1, `${args[0]} over ${slots.size} slots`);
+    }
+    probe.disconnect();
+    assert.deepEqual([...ran].filter((n) => n !== 'unindex').sort(), [...WORKFLOW_SCRIPTS].sort());
+    assert.ok(scriptCommands > 100, `only ${scriptCommands} script commands seen`);
+  });
+
+  test('the same scenario on a one-node Redis Cluster (CROSSSLOT enforced by the server)', async () => {
+    const server = await RedisServer.start({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] });
+    servers.push(server);
+    const admin = new Redis(server.url);
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    while (!/cluster_state:ok/.test((await admin.call('CLUSTER', 'INFO')) as string)) await new Promise((r) => setTimeout(r, 50));
+    admin.disconnect();
+    const store = new RedisStore({ url: server.url, prefix: 'cluster', history: true });
+    await store.connect();
+    await exercise(store);
+    await store.close();
+  });
+});
