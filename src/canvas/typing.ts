@@ -6,8 +6,16 @@ import type { AnyCanvas, Canvas, NoParent } from './values.js';
 /** The result type of a canvas. */
 export type ResultOf<C> = C extends { readonly __types?: { result: infer R } } ? R : never;
 
-/** A handler's (awaited) return type as a result: `void` and `undefined` are stored as null (API.md). */
-export type StoredResult<R> = R extends void ? null : R;
+/**
+ * Refuses, at compile time, a handler that returns nothing: `undefined` is no JSON value (API.md), so at run
+ * time such a handler's node fails for good with SerializationError. A task without a result returns `null`.
+ * Intersected with the handler's type: `unknown` (no constraint) for any other return type, `never` included.
+ */
+export type JsonReturn<R> = [R] extends [never]
+  ? unknown // a handler that always throws
+  : [R] extends [void]
+    ? 'a task handler must return a JSON value: return null for a task without a result'
+    : unknown;
 
 /** The parent result a canvas can take as input. */
 export type InputOf<C> = C extends { readonly __types?: { input: (input: infer I) => void } } ? I : never;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { CanvasError, ConfigError, WorkflowStateError } from '../core/errors.js';
 import type { TaskOptions } from '../core/options.js';
 import { makeTask, type Task } from '../canvas/task.js';
-import type { StoredResult } from '../canvas/typing.js';
+import type { JsonReturn } from '../canvas/typing.js';
 import { isCanvas, type Canvas, type NoParent } from '../canvas/values.js';
 import { makeBroker, makeStore, schemeOf } from './connect.js';
 import type { TaskContext } from './context.js';
@@ -117,9 +117,13 @@ export class App {
    * Registers a task. The name is its identity across processes.
    * @example const add = app.task('math.add', (ctx, x: number, y: number) => x + y, { queue: 'math' });
    */
-  task<A extends unknown[], R>(name: string, handler: (ctx: TaskContext, ...args: A) => R | Promise<R>, options: TaskOptions = {}): Task<A, StoredResult<Awaited<R>>> {
+  task<A extends unknown[], R>(
+    name: string,
+    handler: ((ctx: TaskContext, ...args: A) => R | Promise<R>) & JsonReturn<Awaited<R>>,
+    options: TaskOptions = {},
+  ): Task<A, Awaited<R>> {
     this.registry.add({ name, handler: handler as unknown as AnyHandler, options });
-    return makeTask<A, StoredResult<Awaited<R>>>(name, options);
+    return makeTask<A, Awaited<R>>(name, options);
   }
 
   /**

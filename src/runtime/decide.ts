@@ -2,7 +2,7 @@
  * What an attempt's raw outcome means for the node: complete, retry (with which delay), fail for good, or
  * replace. Pure: options, retries used, limits and the random source come in; nothing is stored here.
  */
-import { CanvasError, MaxRetriesExceededError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
+import { CanvasError, MaxRetriesExceededError, SerializationError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
 import { encodeJson } from '../core/json.js';
 import { isAutoretried, MAX_DELAY_MS, retryDelay, type ResolvedOptions } from '../core/options.js';
 import type { AnyCanvas } from '../canvas/values.js';
@@ -37,8 +37,10 @@ export function decide(raw: RawOutcome, input: DecisionInput): Decision {
       return { kind: 'replace', canvas: raw.signal.canvas };
     case 'returned': {
       try {
-        // A handler that returns nothing (a void task) yields null; undefined anywhere inside is refused.
-        return { kind: 'complete', result: encodeJson(raw.value === undefined ? null : raw.value, 'result', { maxBytes: input.resultBytes, maxDepth: input.jsonDepth }) };
+        // API.md: undefined is no JSON value, so a handler that returns nothing fails for good like any other
+        // non-JSON result (a task with no result returns null).
+        if (raw.value === undefined) throw new SerializationError('result', 'the handler returned undefined; return null for a task without a result');
+        return { kind: 'complete', result: encodeJson(raw.value, 'result', { maxBytes: input.resultBytes, maxDepth: input.jsonDepth }) };
       } catch (error) {
         return { kind: 'fail', error: toErrorInfo(error) };
       }

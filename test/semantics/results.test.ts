@@ -1,7 +1,7 @@
 /**
  * API.md results: plain JSON values round-trip; anything else is refused with SerializationError naming the
- * offending path, at signature creation for arguments and as a permanent node failure for a result; a void
- * handler yields null; `ignoreResult` hides a node's result in status() while downstream still receives it;
+ * offending path, at signature creation for arguments and as a permanent node failure for a result (a
+ * handler that returns nothing included); `ignoreResult` hides a node's result in status() while downstream still receives it;
  * `result()` hears the settle notification (it does not depend on the poll fallback).
  */
 import assert from 'node:assert/strict';
@@ -53,22 +53,26 @@ forEachMode((mode) => {
     assert.deepEqual(await (await t.start(later.s(7))).result(), { x: 7 });
   });
 
-  it('a void handler yields null, which the next step receives', async () => {
+  it('a handler that returns nothing fails for good with SerializationError (undefined is no JSON value); null is a result', async () => {
     const t = await mode.create();
-    const seen: unknown[] = [];
-    const nothing = t.app.task('nothing', () => {});
+    let runs = 0;
+    // Refused by the types too; a JavaScript caller (or a cast) gets the run-time refusal.
+    // @ts-expect-error a handler must return a JSON value
+    const nothing = t.app.task('nothing', () => {
+      runs += 1;
+    }, { maxRetries: 3, autoretryFor: ['SerializationError'] });
+    // @ts-expect-error a handler must return a JSON value
     const asyncNothing = t.app.task('asyncNothing', async () => {});
-    const next = t.app.task('next', (_ctx, prev: null) => {
-      seen.push(prev);
-      return 'after';
-    });
-    assert.equal(await (await t.start(nothing.s())).result(), null);
-    assert.equal(await (await t.start(asyncNothing.s())).result(), null);
-    assert.equal(await (await t.start(chain(nothing.s(), next.s()))).result(), 'after');
-    assert.deepEqual(seen, [null]);
-    const wf = await t.start(nothing.s());
-    await wf.result();
-    assert.equal((await wf.status()).nodes[0]!.result, null);
+    const none = t.app.task('none', () => null);
+    const next = t.app.task('next', (_ctx, prev: null) => (prev === null ? 'after' : 'unexpected'));
+    for (const sig of [nothing.s(), asyncNothing.s()]) {
+      const [first] = (await failure((await t.start(sig)).result())).failures;
+      assert.equal(first?.error.name, 'SerializationError');
+      assert.match(first?.error.message ?? '', /^result: .*undefined.*return null/);
+    }
+    assert.equal(runs, 1, 'a non-JSON result is never retried');
+    assert.equal(await (await t.start(none.s())).result(), null);
+    assert.equal(await (await t.start(chain(none.s(), next.s()))).result(), 'after');
   });
 
   it('a non-JSON result fails the node for good with SerializationError naming the path (never retried)', async () => {

@@ -29,7 +29,12 @@ const upper = app.task('typetest.upper', (_ctx, s: string) => s.toUpperCase());
 const sum = app.task('typetest.sum', (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0));
 const pair = app.task('typetest.pair', (_ctx, t: [number, string]) => ({ n: t[0], s: t[1] }));
 const later = app.task('typetest.later', async (_ctx, ms: number) => ms > 0);
-const noop = app.task('typetest.noop', () => {});
+const noop = app.task('typetest.noop', () => null);
+// A handler that returns nothing is refused at compile time (undefined is no JSON value; it would fail at run time).
+// @ts-expect-error void handler
+app.task('typetest.void', () => {});
+// @ts-expect-error async void handler
+app.task('typetest.asyncVoid', async () => {});
 const alert = app.task('typetest.alert', (_ctx, info: ErrbackInfo, channel: string) => `${channel}: ${info.task}`);
 
 /** The type `wf.result()` resolves to for a canvas (never called: types only). */

@@ -129,6 +129,7 @@ export function buildPipeline(services: Services, logger: Logger) {
   const alert = app.task('ops.alert', async (ctx, failure: { task: string; error: { message: string } }) => {
     await step(ctx, 100);
     services.alerts.push(`${failure.task}: ${failure.error.message}`);
+    return null; // no result to keep (a handler must return JSON: undefined is refused)
   });
 
   const order = ORDER;
