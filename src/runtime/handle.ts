@@ -8,7 +8,7 @@ import {
 import type { WorkflowSnapshot } from '../core/snapshot.js';
 import type { WorkflowOutcome } from '../stores/store.js';
 import type { Kernel } from './kernel.js';
-import type { SettleWatch } from './settle-watch.js';
+import { eventOutcome, type SettleWatch } from './settle-watch.js';
 
 /** What the handle needs from its app. */
 export interface HandleHost {
@@ -26,6 +26,7 @@ export class WorkflowHandle<R = unknown> {
   /**
    * The canvas result once the workflow settles. Rejects with WorkflowFailedError (with every failure),
    * WorkflowCanceledError, ResultTimeoutError after `timeoutMs`, or StoreLostError if the store lost it.
+   * A settle notification that carries the result ends the wait without reading the store again.
    */
   async result(options: { timeoutMs?: number } = {}): Promise<R> {
     await this.host.connect();
@@ -41,7 +42,8 @@ export class WorkflowHandle<R = unknown> {
           if (outcome.state === 'failed') throw new WorkflowFailedError(this.id, outcome.failures);
           if (outcome.state === 'canceled') throw new WorkflowCanceledError(this.id);
           if (deadline !== undefined && Date.now() >= deadline) throw new ResultTimeoutError(this.id, options.timeoutMs!);
-          await wakeup.wait(timeout.signal);
+          const told = eventOutcome(await wakeup.wait(timeout.signal));
+          if (told) return told.result as R;
         } finally {
           wakeup.cancel();
         }
@@ -59,7 +61,8 @@ export class WorkflowHandle<R = unknown> {
       try {
         const outcome = await this.readOutcome();
         if (outcome.state !== 'running') return outcome;
-        await wakeup.wait();
+        const told = eventOutcome(await wakeup.wait());
+        if (told) return told;
       } finally {
         wakeup.cancel();
       }

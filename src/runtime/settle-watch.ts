@@ -4,23 +4,44 @@
  *
  * A waiter is armed BEFORE the caller reads the workflow's state and waited on after: a settle that lands
  * between the read and the wait is still heard (no lost wakeup, no wait for the poll interval).
+ *
+ * A settle notification may carry a succeeded workflow's result text (`StoreEvent.result`); {@link eventOutcome}
+ * turns it into the outcome a read would give, so the waiter needs no read-back.
  */
-import type { Store } from '../stores/store.js';
+import { parseJson } from '../core/json.js';
+import type { Store, StoreEvent, WorkflowOutcome } from '../stores/store.js';
+
+/** A settle notification. */
+export type SettledEvent = Extract<StoreEvent, { type: 'settled' }>;
 
 /** Interest in one workflow's next settle notification, registered before its state is read. */
 export interface Wakeup {
   /**
-   * Resolves on the notification (also one that came since `arm()`), after the poll interval, or when
-   * `signal` aborts: the caller then reads the store again. Never rejects.
+   * Resolves with the notification (also one that came since `arm()`), or with `undefined` after the poll
+   * interval or when `signal` aborts: the caller then reads the store again. Never rejects.
    */
-  wait(signal?: AbortSignal): Promise<void>;
+  wait(signal?: AbortSignal): Promise<SettledEvent | undefined>;
   /** Drops the interest (safe to call twice, and after `wait`). */
   cancel(): void;
 }
 
+/**
+ * The outcome a notification tells in full: a succeeded workflow whose result text came with it, parsed with
+ * the checks of a read from the store. `undefined` when the store must be read (failures, no result text, a
+ * result that does not parse).
+ */
+export function eventOutcome(event: SettledEvent | undefined): WorkflowOutcome | undefined {
+  if (event?.state !== 'succeeded' || typeof event.result !== 'string') return undefined;
+  try {
+    return { state: 'succeeded', result: parseJson(event.result), failures: [] };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Fans settle notifications out to waiters. */
 export class SettleWatch {
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<(event?: SettledEvent) => void>>();
   private subscribed: Promise<() => void> | undefined;
 
   constructor(private readonly store: Store, private readonly pollMs: number) {}
@@ -29,44 +50,47 @@ export class SettleWatch {
   async arm(workflowId: string): Promise<Wakeup> {
     this.subscribed ??= this.store.subscribe((event) => {
       if (event.type !== 'settled') return;
-      for (const notify of [...(this.waiters.get(event.workflowId) ?? [])]) notify();
+      for (const notify of [...(this.waiters.get(event.workflowId) ?? [])]) notify(event);
     });
     await this.subscribed;
     let notified = false;
-    let wake: (() => void) | undefined;
+    let heard: SettledEvent | undefined;
+    let wake: ((event?: SettledEvent) => void) | undefined;
     let set = this.waiters.get(workflowId);
     if (!set) this.waiters.set(workflowId, (set = new Set()));
     const waiters = set;
-    const notify = (): void => {
+    const notify = (event?: SettledEvent): void => {
       notified = true;
-      wake?.();
+      heard ??= event;
+      wake?.(heard);
     };
     waiters.add(notify);
     const cancel = (): void => {
       waiters.delete(notify);
       if (waiters.size === 0 && this.waiters.get(workflowId) === waiters) this.waiters.delete(workflowId);
     };
-    const wait = (signal?: AbortSignal): Promise<void> => new Promise<void>((resolve) => {
+    const wait = (signal?: AbortSignal): Promise<SettledEvent | undefined> => new Promise((resolve) => {
       if (notified || signal?.aborted) {
         cancel();
-        resolve();
+        resolve(heard);
         return;
       }
-      const done = (): void => {
+      const done = (event?: SettledEvent): void => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
+        signal?.removeEventListener('abort', aborted);
         wake = undefined;
         cancel();
-        resolve();
+        resolve(event);
       };
-      const timer = setTimeout(done, this.pollMs);
-      signal?.addEventListener('abort', done, { once: true });
+      const aborted = (): void => done();
+      const timer = setTimeout(aborted, this.pollMs);
+      signal?.addEventListener('abort', aborted, { once: true });
       wake = done;
     });
     return { wait, cancel };
   }
 
-  /** Drops the subscription and wakes every waiter. */
+  /** Drops the subscription and wakes every waiter (with nothing heard: they read the store). */
   async close(): Promise<void> {
     for (const set of this.waiters.values()) for (const notify of [...set]) notify();
     const unsubscribe = await this.subscribed;

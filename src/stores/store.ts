@@ -141,7 +141,7 @@ export interface WorkflowOutcome {
 
 /** A notification from the store. */
 export type StoreEvent =
-  | { type: 'settled'; workflowId: string; state: WorkflowState }
+  | { type: 'settled'; workflowId: string; state: WorkflowState; /** Raw JSON text of the result: only for a succeeded workflow whose result text is at most 16 KiB. */ result?: string }
   | { type: 'canceled'; workflowId: string };
 
 /** One applied node transition, kept in test mode (RELIABILITY §3 ledger). */

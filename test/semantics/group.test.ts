@@ -29,6 +29,8 @@ forEachMode((mode) => {
     gates.a!.resolve();
     const wf = await started;
     assert.deepEqual(await wf.result(), ['result a', 'result b', 'result c']);
+    // The settle notification may carry the result and arrive before the worker hears its commit's reply.
+    await t.probe.when('n0', 'complete');
     assert.deepEqual(t.probe.of('complete').map((e) => e.nodeId), ['n2', 'n1', 'n0']);
   });
 
