@@ -2,18 +2,18 @@
  * DESIGN inv 8 / RELIABILITY D12: every script call of the Redis store touches one cluster slot. A workflow is
  * driven through every script (create, claim, renew, retry, replace, complete, fail with an errback, cancel,
  * replay, sweep) while MONITOR records every command the server runs, including those inside scripts. Then:
- * each EVALSHA's declared keys hash to one slot (CRC16, cluster-key-slot), each command a script runs touches
+ * each FCALL's declared keys hash to one slot (CRC16, cluster-key-slot), each command a script runs touches
  * only keys it declared, each MULTI block and each plain command stays in one slot. The same scenario then runs
  * on a one-node Redis Cluster, which itself refuses any cross-slot script or transaction (CROSSSLOT).
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { chain, group, sig } from '../../src/canvas/builders.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
-import { WORKFLOW_SCRIPTS, workflowScriptSource } from '../../src/stores/redis/scripts.js';
+import { WORKFLOW_SCRIPTS } from '../../src/stores/redis/library.js';
+import { storeLibrary } from '../../src/stores/redis/scripts.js';
 import { fragmentGraph, Run, sweepUntil } from '../contracts/store/harness.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
@@ -58,11 +58,6 @@ async function exercise(store: RedisStore): Promise<void> {
   }
 }
 
-/** The first line of a script's own header, e.g. `  claim: a worker takes ...`. */
-function headerOf(name: string): string {
-  return workflowScriptSource(name as (typeof WORKFLOW_SCRIPTS)[number]).split('--[[\n').at(-1)!.split('\n')[0]!;
-}
-
 interface Seen { args: string[]; source: string }
 
 async function keysOf(client: Redis, args: string[]): Promise<string[]> {
@@ -91,7 +86,8 @@ describe('redis store: one cluster slot per script call', { skip: redis.skip }, 
     monitor.disconnect();
     watcher.disconnect();
 
-    const names = new Map(WORKFLOW_SCRIPTS.map((n) => [createHash('sha1').update(workflowScriptSource(n)).digest('hex'), n]));
+    const library = storeLibrary();
+    const names = new Map([...WORKFLOW_SCRIPTS, 'unindex' as const].map((n) => [library.functionName(n), n]));
     const ran = new Set<string>();
     let script: { slot: number; keys: Set<string> } | undefined;
     const multi = new Map<string, Set<number>>();
@@ -106,12 +102,13 @@ describe('redis store: one cluster slot per script call', { skip: redis.skip }, 
         scriptCommands++;
         continue;
       }
-      if (name === 'evalsha' || name === 'eval') {
+      assert.ok(!['eval', 'evalsha'].includes(name), 'the store calls its functions only (FCALL)');
+      if (name === 'fcall') {
         assert.equal(slots.size, 1, `script call over ${slots.size} slots: ${keys.join(' ')}`);
         script = { slot: [...slots][0]!, keys: new Set(keys) };
-        // EVALSHA names the script by its sha; MONITOR shows an EVAL body escaped, so it is told by its own header.
-        const byHeader = WORKFLOW_SCRIPTS.find((n) => args[1]!.includes(headerOf(n)));
-        ran.add(name === 'evalsha' ? names.get(args[1]!) ?? 'unindex' : byHeader ?? 'unindex');
+        const called = names.get(args[1]!);
+        assert.ok(called, `FCALL of a function outside the store's library: ${args[1]}`);
+        ran.add(called);
         continue;
       }
       if (name === 'multi') multi.set(source, new Set());
@@ -122,6 +119,7 @@ describe('redis store: one cluster slot per script call', { skip: redis.skip }, 
       else assert.ok(slots.size <= 1, `${args[0]} over ${slots.size} slots`);
     }
     probe.disconnect();
+    // unindex runs off the commit path and may not have run before close: it is not required here.
     assert.deepEqual([...ran].filter((n) => n !== 'unindex').sort(), [...WORKFLOW_SCRIPTS].sort());
     assert.ok(scriptCommands > 100, `only ${scriptCommands} script commands seen`);
   });

@@ -1,8 +1,9 @@
 /**
- * The Redis {@link Store}: every transition is one Lua script (./lua, loaded by ./scripts.ts) that mirrors the
- * pure step functions of src/runtime/step/, touches only the keys of one workflow (hash tag
- * `{prefix:workflowId}`, DESIGN inv 8), reads the store's clock (`TIME`), and is safe to run twice
- * (RELIABILITY D1, D2). The data model is described in docs/redis-data-model.md.
+ * The Redis {@link Store} (Redis >= 7.0): every transition is one Lua script (./lua; all of them one function
+ * library that ./scripts.ts loads with `FUNCTION LOAD`) that mirrors the pure step functions of
+ * src/runtime/step/, touches only the keys of one workflow (hash tag `{prefix:workflowId}`, DESIGN inv 8), reads
+ * the store's clock (`TIME`), and is safe to run twice (RELIABILITY D1, D2). The data model is described in
+ * docs/redis-data-model.md.
  *
  * @example
  * const store = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'braid' });
@@ -24,7 +25,8 @@ import { createArgs, replaceArgs, rootMessages } from './encode.js';
 import { EventFeed } from './events.js';
 import { isWorkflowId, KeySpace } from './keys.js';
 import { readHistory, readOutcome, readSnapshot } from './reads.js';
-import { Scripts, type WorkflowScript } from './scripts.js';
+import type { WorkflowScript } from './library.js';
+import { Scripts } from './scripts.js';
 import { Sweeper } from './sweeper.js';
 
 /** Options of the Redis store. */
@@ -66,6 +68,12 @@ export class RedisStore implements Store {
     const { url, logger } = this.options;
     const client = await openClient(url, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, logger);
     const scripts = new Scripts(client);
+    try {
+      await scripts.load();
+    } catch (error) {
+      await closeClient(client);
+      throw error;
+    }
     await checkPersistence(client, logger);
     await client.set(this.keys.epoch, randomUUID(), 'NX');
     const common = (id: string): string[] => this.common(id);

@@ -1,6 +1,7 @@
 --[[
   braid Lua library, part 2: how completions spread (src/runtime/step/advance.ts, function by function), and
-  the write-back every script ends with. Prepended after lib.lua; not a script by itself.
+  the write-back every script ends with. Module level of the function library, after lib.lua; not a script by
+  itself.
 
   Events: settleIfDone() marks the workflow settled; finish() then PUBLISHes
   {"type":"settled","workflowId":...,"state":...} on ARGV[4] and PEXPIREs every key by ARGV[3] (inv 9).
@@ -124,8 +125,6 @@ local function settleIfDone()
 end
 
 --------------------------------------------------------------------------------------------------- write-back
-local INDEX_KEY = { L = K.leases, R = K.ready }
-
 -- Writes every changed node record, moves nodes between the sweep indexes, appends the history and the
 -- workflow counters. Every script that changes state ends with it.
 local function flush()
@@ -143,7 +142,7 @@ local function flush()
     ORIG[id] = { set1, score1 }
   end
   hsetMany(K.node, flat)
-  for set, key in pairs(INDEX_KEY) do
+  for set, key in pairs({ L = K.leases, R = K.ready }) do
     local ids, pairs_ = rem[set], add[set]
     for i = 1, #ids, CHUNK do rcall('ZREM', key, unpack(ids, i, math.min(i + CHUNK - 1, #ids))) end
     for i = 1, #pairs_, 2 * CHUNK do rcall('ZADD', key, unpack(pairs_, i, math.min(i + 2 * CHUNK - 1, #pairs_))) end
@@ -160,13 +159,16 @@ local function flush()
   DIRTY, HISTBUF = {}, {}
 end
 
-local ALL_KEYS = { K.wf, K.order, K.spec, K.node, K.deps, K.next, K.input, K.repl, K.res, K.err, K.leases, K.ready, K.eb, K.hidden, K.hist }
+-- The workflow's 15 keys (this call's).
+local function allKeys()
+  return { K.wf, K.order, K.spec, K.node, K.deps, K.next, K.input, K.repl, K.res, K.err, K.leases, K.ready, K.eb, K.hidden, K.hist }
+end
 
 -- Flushes; when the workflow settled in this script, sets the retention on every key and publishes.
 local function finish()
   flush()
   if W and W.settled then
-    for _, key in ipairs(ALL_KEYS) do rcall('PEXPIRE', key, RETENTION) end
+    for _, key in ipairs(allKeys()) do rcall('PEXPIRE', key, RETENTION) end
     rcall('PUBLISH', CHANNEL, '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. W.settled .. '"}')
   end
 end

@@ -1,8 +1,10 @@
 --[[
-  braid Lua library: prepended to every per-workflow script, after the generated prelude (scripts.ts) that
-  defines NODE_T and WF_T (the xstate machines' transition tables, machines.ts), FINAL (final node states)
-  and CODE (reply codes, codes.ts). Not a script by itself. It mirrors src/runtime/step/record.ts and
-  advance.ts function by function; the names match.
+  braid Lua library: the module part of the store's function library (scripts.ts builds the library as the
+  generated prelude + this file + advance.lua + one function per script file). The prelude defines NODE_T and
+  WF_T (the xstate machines' transition tables, machines.ts), FINAL (final node states) and CODE (reply codes,
+  codes.ts). Everything at module level is built once, at FUNCTION LOAD; the per-call state below (K, WF_ID,
+  NOW, W, NODES, ...) is reset by begin() at the entry of every registered function. It mirrors
+  src/runtime/step/record.ts and advance.ts function by function; the names match.
 
   KEYS (every per-workflow script gets the same 15 keys, all carrying the hash tag {prefix:workflowId}):
     KEYS[1]  wf      hash  state, createdAt, settledAt, result, recipe (tokens), open, failed, ebn, run
@@ -28,19 +30,27 @@
   (node ids never are '[' or ']'); a value is built by string concatenation of stored result texts, so user
   JSON never passes through cjson (which would turn [] into {} and round floats to 14 digits).
 ]]
-local rcall = redis.call
-local K = {
-  wf = KEYS[1], order = KEYS[2], spec = KEYS[3], node = KEYS[4], deps = KEYS[5], next = KEYS[6],
-  input = KEYS[7], repl = KEYS[8], res = KEYS[9], err = KEYS[10], leases = KEYS[11], ready = KEYS[12],
-  eb = KEYS[13], hidden = KEYS[14], hist = KEYS[15],
-}
-local WF_ID, HIST, RETENTION, CHANNEL = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
 local CHUNK = 1000
 
-local NOW
-do
+--------------------------------------------------------------------------------------------------- per call
+-- Set by begin(keys, args) at the entry of every per-workflow function; nothing survives from one call to the
+-- next. `redis.call` is not reachable while the library loads, so it is taken here too.
+local rcall, K, WF_ID, HIST, RETENTION, CHANNEL, NOW
+local W -- the workflow: state, open, failed, ebn, run; ready (flat messages), settled
+local NODES, ORIG, DIRTY, HISTBUF
+
+local function begin(keys, args)
+  rcall = redis.call
+  K = {
+    wf = keys[1], order = keys[2], spec = keys[3], node = keys[4], deps = keys[5], next = keys[6],
+    input = keys[7], repl = keys[8], res = keys[9], err = keys[10], leases = keys[11], ready = keys[12],
+    eb = keys[13], hidden = keys[14], hist = keys[15],
+  }
+  WF_ID, HIST, RETENTION, CHANNEL = args[1], args[2] == '1', tonumber(args[3]), args[4]
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  W = nil
+  NODES, ORIG, DIRTY, HISTBUF = {}, {}, {}, {}
 end
 
 -- Numbers as text: integers exactly, others with full precision.
@@ -86,9 +96,6 @@ local function build(tokens)
 end
 
 --------------------------------------------------------------------------------------------------- state
-local W -- the workflow: state, open, failed, ebn, run; ready (flat messages), settled
-local NODES, ORIG, DIRTY, HISTBUF = {}, {}, {}, {}
-
 local function loadWf()
   local v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run')
   if not v[1] then return nil end

@@ -101,7 +101,7 @@ for _, id in ipairs(nodes) do
     else succeed(id, rec, 'RESOLVE', build(repls[id].r)) end
   end
 end
-for _, key in ipairs(ALL_KEYS) do rcall('PERSIST', key) end
+for _, key in ipairs(allKeys()) do rcall('PERSIST', key) end
 -- Replaced nodes whose fragments all succeeded resolve at once; if nothing else was replayed, it settles again.
 settleIfDone()
 finish()

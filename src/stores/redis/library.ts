@@ -1,0 +1,109 @@
+/**
+ * The source of the store's Redis function library (Redis >= 7.0 `FUNCTION LOAD`), generated at load from the
+ * Lua files in ./lua and from the machines:
+ *
+ *   #!lua name=braid_store_v1_<8 hex>
+ *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts) and CODE (codes.ts) as Lua table literals
+ *   lib.lua      state, records, moves, begin(): the per-call reset
+ *   advance.lua  how completions spread, the write-back (flush, finish)
+ *   one registered function per script file, its body the file itself: `begin(KEYS, ARGV)`, then the file
+ *
+ * The module level (tables, ~40 helper closures) runs once, at load; each call runs only its own function.
+ * The library name carries {@link LIBRARY_VERSION} and a hash of the generated source, so two releases or two
+ * builds load side by side on one server and never replace each other's library.
+ *
+ * Packaging: the .lua files are read beside this module; `npm run build` copies them into dist
+ * (scripts/copy-assets.mjs).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { FINAL_NODE_STATES, NODE_TRANSITIONS, WORKFLOW_TRANSITIONS } from '../../runtime/machines.js';
+import { CODE } from './codes.js';
+
+/** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
+export const LIBRARY_VERSION = 1;
+
+/** The per-workflow scripts: one per transition, plus the sweep of one workflow. */
+export const WORKFLOW_SCRIPTS = ['create', 'claim', 'renew', 'complete', 'fail', 'retry', 'replace', 'cancel', 'replay', 'sweep'] as const;
+
+/** The name of a per-workflow script. */
+export type WorkflowScript = (typeof WORKFLOW_SCRIPTS)[number];
+
+/** Any function of the library: the per-workflow scripts and `unindex` (the global index). */
+export type ScriptName = WorkflowScript | 'unindex';
+
+/** Number of KEYS every per-workflow script takes (keys.ts WORKFLOW_KEY_SUFFIXES). */
+export const WORKFLOW_KEY_COUNT = 15;
+
+const LUA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A Lua table literal of plain data (names, numbers, booleans, nested tables with name keys). */
+export function luaLiteral(value: unknown): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'string' && LUA_NAME.test(value)) return `'${value}'`;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const fields = Object.entries(value).map(([key, v]) => {
+      if (!LUA_NAME.test(key)) throw new Error(`luaLiteral: unsupported key ${JSON.stringify(key)}`);
+      return `${key} = ${luaLiteral(v)}`;
+    });
+    return `{ ${fields.join(', ')} }`;
+  }
+  throw new Error(`luaLiteral: unsupported value ${JSON.stringify(value)}`);
+}
+
+/** The generated head of the library: machine tables, final states and reply codes. */
+export function prelude(): string {
+  const final = Object.fromEntries([...FINAL_NODE_STATES].map((state) => [state, true]));
+  return [
+    '-- generated at load from src/runtime/machines.ts (NODE_TRANSITIONS, WORKFLOW_TRANSITIONS, FINAL_NODE_STATES)',
+    '-- and src/stores/redis/codes.ts (CODE): NODE_T[state][event] is the next state, nil where the machine refuses.',
+    `local NODE_T = ${luaLiteral(NODE_TRANSITIONS)}`,
+    `local WF_T = ${luaLiteral(WORKFLOW_TRANSITIONS)}`,
+    `local FINAL = ${luaLiteral(final)}`,
+    `local CODE = ${luaLiteral(CODE)}`,
+  ].join('\n');
+}
+
+const LUA_DIR = new URL('./lua/', import.meta.url);
+
+/** The text of one file of ./lua. */
+export function readLua(name: string): string {
+  return readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
+}
+
+/** The store's function library: its name, its code for FUNCTION LOAD, and the name of each function. */
+export interface Library {
+  /** `braid_store_v<version>_<8 hex of the source>`. */
+  name: string;
+  code: string;
+  /** The registered function of a script: `<library name>_<script>`. */
+  functionName(script: ScriptName): string;
+}
+
+const NAME_MARK = '__BRAID_LIBRARY__';
+
+function registered(script: ScriptName, perWorkflow: boolean): string {
+  return [
+    `redis.register_function('${NAME_MARK}_${script}', function(KEYS, ARGV)`,
+    ...(perWorkflow ? ['begin(KEYS, ARGV)'] : []),
+    readLua(script).trimEnd(),
+    'end)',
+  ].join('\n');
+}
+
+/** Builds the library from the machines and ./lua (the same source gives the same name). */
+export function buildLibrary(): Library {
+  const body = [
+    prelude(), readLua('lib'), readLua('advance'),
+    ...WORKFLOW_SCRIPTS.map((script) => registered(script, true)),
+    registered('unindex', false),
+  ].join('\n');
+  const hash = createHash('sha1').update(body).digest('hex').slice(0, 8);
+  const name = `braid_store_v${LIBRARY_VERSION}_${hash}`;
+  return {
+    name,
+    code: `#!lua name=${name}\n${body.replaceAll(NAME_MARK, name)}`,
+    functionName: (script) => `${name}_${script}`,
+  };
+}
