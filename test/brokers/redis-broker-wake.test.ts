@@ -1,9 +1,11 @@
 /**
  * Redis broker specifics that the contract does not cover: idle consumers are woken by markers (never by
- * polling), a delayed message earlier than a sleeper's plan wakes it, keys stay under the prefix and the queue's
- * hash tag, bad URLs are a ConfigError, and entries are kept byte for byte.
+ * polling), a delayed message earlier than a sleeper's plan wakes it, a consumer stopped while blocked gives back
+ * what its pipelined take got, keys stay under the prefix and the queue's hash tag, bad URLs are a ConfigError,
+ * and entries are kept byte for byte.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/core/errors.js';
@@ -11,6 +13,7 @@ import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { decodeEntry, encodeEntry } from '../../src/brokers/redis/entry.js';
 import { queueKeys } from '../../src/brokers/redis/keys.js';
 import { Inbox } from '../contracts/inbox.js';
+import { FaultProxy } from '../support/fault-proxy.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
 import { redisBroker } from './redis-fixture.js';
@@ -55,6 +58,35 @@ describe('redis broker specifics', { skip: redis.skip }, () => {
     assert.ok(took >= 295 && took < 2_000, `took ${took} ms`);
     await consumer.stop();
     await broker.close();
+  });
+
+  it('a consumer stopped as its block ends gives back what the pipelined take got, at once, not after a lease', async () => {
+    // The take pipelined behind a block runs the moment a publish ends the block. Its reply is slowed down here
+    // (a proxy with latency in front of the consumer): stop() must wait for it and give the entry back, or it
+    // would sit in flight for the whole lease (30 s).
+    const proxy = await FaultProxy.start({ port: server.port });
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const slow = await redisBroker(server, { prefix, url: proxy.url('redis'), blockMs: 20_000 });
+    const direct = await redisBroker(server, { prefix });
+    const admin = new Redis(server.url).on('error', () => undefined);
+    try {
+      const first = await slow.consume(['stop-race'], { prefetch: 4, leaseMs: 30_000 }, () => undefined);
+      while (Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]) < 1) await new Promise((resolve) => setImmediate(resolve));
+      proxy.latency(300);
+      await direct.publish('stop-race', Buffer.from('m'));
+      await first.stop();
+      proxy.latency(0);
+      const inbox = new Inbox().onEach((delivery) => void delivery.ack());
+      const second = await direct.consume(['stop-race'], { prefetch: 4, leaseMs: 30_000 }, inbox.onDelivery);
+      await inbox.waitFor(1, 5_000);
+      assert.deepEqual(inbox.bodies(), ['m']);
+      await second.stop();
+    } finally {
+      admin.disconnect();
+      await Promise.all([slow.close(), direct.close()]);
+      for (let i = 0; i < 100 && proxy.connections > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      await proxy.close();
+    }
   });
 
   it('keeps every key under `${prefix}:q:{queue}:` and removes them all on purge', async () => {

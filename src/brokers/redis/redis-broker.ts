@@ -1,8 +1,9 @@
 /**
  * The Redis broker on ioredis. Layout and the measurements behind it: docs/redis-broker.md; keys: keys.ts.
  *
- * - Publish is one `RPUSH` onto the queue's list for the message's priority (plus a marker `ZADD` when the list
- *   was empty, to wake idle consumers); a delayed message goes to the queue's `delayed` sorted set instead.
+ * - Publish is one script call (one round trip): `RPUSH` onto the queue's list for the message's priority, plus a
+ *   marker `ZADD` when the list was empty, to wake idle consumers; a delayed message goes to the queue's
+ *   `delayed` sorted set instead.
  * - Consumers take entries with one script per queue and round: it promotes due delayed entries, returns lapsed
  *   leases to their queue (redelivered), and moves up to `count` entries, highest priority first, into the
  *   `inflight` sorted set scored by lease deadline. Nothing is popped destructively: an entry is always in a
@@ -99,15 +100,12 @@ export class RedisBroker implements Broker {
   /** Stores the message; resolves once Redis has it. */
   async publish(queue: string, body: Buffer, options: PublishOptions = {}): Promise<void> {
     const { delayMs, priority } = checkPublishOptions(options, PRIORITY_LEVELS - 1);
-    const main = this.connection();
+    this.connection();
+    const scripts = this.scripts as BrokerScripts;
     const keys = this.keys(queue);
     const entry = encodeEntry(priority, this.nextId(), body);
-    if (delayMs > 0) {
-      await (this.scripts as BrokerScripts).delayEntry(keys.delayed, keys.marker, entry, delayMs);
-      return;
-    }
-    const length = await main.rpush(keys.lists[priority] as string, entry);
-    if (length === 1) await main.zadd(keys.marker, 0, 'm');
+    if (delayMs > 0) await scripts.delayEntry(keys.delayed, keys.marker, entry, delayMs);
+    else await scripts.pushEntry(keys.lists[priority] as string, keys.marker, entry);
   }
 
   /** Starts a consumer of these queues with its own blocking connection. */
@@ -190,16 +188,19 @@ export class RedisBroker implements Broker {
           connectionName: `braid-consumer-${randomUUID().slice(0, 8)}`,
         });
         blocking.on('error', (error: Error) => logger?.debug({ err: error }, 'redis broker: blocking connection error'));
+        defineBrokerScripts(blocking);
         return blocking;
       },
       unblock: async (clientId) => {
-        if (!this.unblockAllowed) return;
+        if (!this.unblockAllowed) return false;
         try {
           await main.client('UNBLOCK', clientId, 'TIMEOUT');
+          return true;
         } catch (error) {
           if (!String(error).includes('NOPERM')) throw error;
           this.unblockAllowed = false;
           logger?.info('redis broker: CLIENT UNBLOCK refused by the ACL; delayed messages may arrive up to 1/hz s late');
+          return false;
         }
       },
       logger,

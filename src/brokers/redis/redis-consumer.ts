@@ -1,7 +1,9 @@
 /**
  * One consumption on the Redis broker: a loop that takes entries with the `take` script (on the shared command
- * connection) while it has room, and when every queue came back empty blocks on the queues' markers with
- * BZPOPMIN on its own connection, for at most `blockMs` or until the next delayed entry or lease deadline.
+ * connection) while it has room, and when every queue came back drained (fewer entries than asked) blocks on the
+ * queues' markers with BZPOPMIN on its own connection, for at most `blockMs` or until the next delayed entry or
+ * lease deadline. The takes that follow a wake are pipelined behind the BZPOPMIN on that connection: Redis runs
+ * them as soon as the block ends, so a wake and its take cost one round trip, not two.
  *
  * Held deliveries have their leases renewed every `leaseMs / 3`; a consumer that dies stops renewing, and the
  * next `take` of any other consumer after `leaseMs` returns its deliveries to their queues (redelivered).
@@ -18,17 +20,20 @@ import type { AckBatcher } from './ack-batcher.js';
 import { decodeEntry } from './entry.js';
 import type { QueueKeys } from './keys.js';
 import { RedisDelivery, type DeliveryOwner } from './redis-delivery.js';
-import type { BrokerScripts } from './scripts.js';
+import { blockThenTake, type BrokerScripts, type TakeArgs, type TakeReply } from './scripts.js';
 
 /** What a consumer uses from its broker. */
 export interface ConsumerContext {
   readonly scripts: BrokerScripts;
   readonly acks: AckBatcher;
   keys(queue: string): QueueKeys;
-  /** A new connection for blocking reads (one per consumer). */
+  /** A new connection for blocking reads (one per consumer), with the broker scripts defined on it. */
   blockingConnection(): Redis;
-  /** Ends the block of the client with this id now, as if it timed out (`CLIENT UNBLOCK id TIMEOUT`). */
-  unblock(clientId: number): Promise<unknown>;
+  /**
+   * Ends the block of the client with this id now, as if it timed out (`CLIENT UNBLOCK id TIMEOUT`); false when
+   * the ACL refuses `CLIENT UNBLOCK` (the block then ends at its timeout).
+   */
+  unblock(clientId: number): Promise<boolean>;
   readonly logger: Logger | undefined;
   /** Longest server-side block (ms). */
   readonly blockMs: number;
@@ -41,6 +46,20 @@ export interface ConsumerContext {
 const MAX_TAKE = 1_000;
 /** Most entries one take promotes from delayed or reclaims from lapsed leases. */
 const SWEEP_LIMIT = 1_000;
+/** How long `stop()` waits for an ended block to hand back what its pipelined take got (ms). */
+const STOP_WAIT_MS = 1_000;
+
+/** What one round of takes gave. */
+interface Round {
+  /** Entries handed out. */
+  taken: number;
+  /** Queues asked. */
+  asked: number;
+  /** Whether every queue asked gave fewer entries than asked for (its lists were empty after the take). */
+  drained: boolean;
+  /** Time until the earliest delayed entry or lease deadline of the queues asked (ms). */
+  wakeMs: number;
+}
 
 /** A running consumer of some queues. */
 export class RedisConsumer implements Consumer, DeliveryOwner {
@@ -51,6 +70,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private cursor = 0;
   private blocking: Redis;
   private blockingId: number | undefined;
+  /** The connection a block is in flight on, if any. */
+  private blockedOn: Redis | undefined;
   private roomWaiter: (() => void) | undefined;
   private inCallSince: number | undefined;
   private loop: Promise<void> = Promise.resolve();
@@ -115,6 +136,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     for (const timer of this.timers) clearInterval(timer);
     this.abort.abort();
     this.wakeForRoom();
+    await this.endBlock();
     this.blocking.disconnect();
     await this.loop.catch(() => undefined);
     const held = [...this.held];
@@ -126,21 +148,39 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     return this.active && generation === this.generation;
   }
 
+  /**
+   * Ends a block in flight (as a timeout) and lets its pipelined take come back, so what it took is handed
+   * back now rather than after a lease; bounded, for a link that does not answer.
+   */
+  private async endBlock(): Promise<void> {
+    const id = this.blockingId;
+    if (this.blockedOn !== this.blocking || id === undefined) return;
+    if (!(await this.ctx.unblock(id).catch(() => false))) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)));
+    await Promise.race([this.loop.catch(() => undefined), late]);
+    clearTimeout(timer);
+  }
+
   private async run(generation: number): Promise<void> {
     let emptyAsked = 0;
     let wakeMs = Number.POSITIVE_INFINITY;
     let failures = 0;
+    /** > 0: block this long before the next take (pipelined behind the block); 0: take now. */
+    let waitMs = 0;
     while (this.isCurrent(generation)) {
       const room = this.prefetch - this.held.size;
       if (room <= 0) {
         await new Promise<void>((resolve) => (this.roomWaiter = resolve));
         await new Promise((resolve) => setImmediate(resolve));
+        waitMs = 0;
         continue;
       }
       try {
-        const round = await this.step(() => this.takeRound(room, generation));
+        const round = await this.step(() => this.takeRound(room, generation, waitMs));
         failures = 0;
-        if (round.taken > 0) {
+        waitMs = 0;
+        if (!round.drained) {
           emptyAsked = 0;
           wakeMs = Number.POSITIVE_INFINITY;
           continue;
@@ -148,11 +188,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         emptyAsked += round.asked;
         wakeMs = Math.min(wakeMs, round.wakeMs);
         if (emptyAsked < this.queues.length) continue;
-        const waitMs = Math.min(wakeMs, this.ctx.blockMs);
+        waitMs = Math.max(0, Math.min(wakeMs, this.ctx.blockMs));
         emptyAsked = 0;
         wakeMs = Number.POSITIVE_INFINITY;
-        if (waitMs > 0 && this.isCurrent(generation)) await this.step(() => this.block(waitMs));
       } catch (error) {
+        waitMs = 0;
         if (!this.isCurrent(generation)) return;
         failures += 1;
         this.ctx.logger?.warn({ err: error, queues: this.queues, failures }, 'redis broker: consumer step failed; retrying');
@@ -172,8 +212,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     }
   }
 
-  /** Asks each queue for a share of `room` (rotating who gets the remainder) and hands out what comes back. */
-  private async takeRound(room: number, generation: number): Promise<{ taken: number; asked: number; wakeMs: number }> {
+  /**
+   * Asks each queue for a share of `room` (rotating who gets the remainder) and hands out what comes back;
+   * with `waitMs > 0` the takes wait behind a block on the markers ({@link blockThenTakes}, one round trip).
+   */
+  private async takeRound(room: number, generation: number, waitMs: number): Promise<Round> {
     const n = this.queues.length;
     const budget = Math.min(room, MAX_TAKE);
     const asks: Array<[number, number]> = [];
@@ -182,26 +225,34 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       if (count > 0) asks.push([(this.cursor + i) % n, count]);
     }
     this.cursor = (this.cursor + Math.max(1, asks.length)) % n;
-    void this.ctx.acks.flush();
-    const settled = await Promise.allSettled(
-      asks.map(([index, count]) => {
-        const keys = this.queueKeys[index] as QueueKeys;
-        return this.ctx.scripts.takeEntries([...keys.lists, keys.inflight, keys.delayed, keys.marker], count, this.leaseMs, SWEEP_LIMIT);
-      }),
-    );
-    let taken = 0;
-    let wakeMs = Number.POSITIVE_INFINITY;
+    const takes = asks.map(([index, count]): TakeArgs => {
+      const keys = this.queueKeys[index] as QueueKeys;
+      return [[...keys.lists, keys.inflight, keys.delayed, keys.marker], count];
+    });
+    let settled: Array<PromiseSettledResult<TakeReply>>;
     let failure: unknown;
+    if (waitMs > 0) {
+      ({ takes: settled, blockError: failure } = await this.blockThenTakes(waitMs, takes));
+    } else {
+      void this.ctx.acks.flush();
+      settled = await Promise.allSettled(takes.map(([keys, count]) => this.ctx.scripts.takeEntries(keys, count, this.leaseMs, SWEEP_LIMIT)));
+    }
+    let taken = 0;
+    let drained = true;
+    let wakeMs = Number.POSITIVE_INFINITY;
     const orphans: RedisDelivery[] = [];
     settled.forEach((result, i) => {
       if (result.status === 'rejected') {
         failure = result.reason;
+        drained = false;
         return;
       }
       const reply = result.value;
-      const queue = this.queues[(asks[i] as [number, number])[0]] as string;
+      const [index, count] = asks[i] as [number, number];
+      const queue = this.queues[index] as string;
       const wake = reply[0];
       if (typeof wake === 'number' && wake >= 0) wakeMs = Math.min(wakeMs, wake);
+      if (reply.length - 1 >= count) drained = false;
       for (let j = 1; j < reply.length; j += 1) {
         const entry = reply[j];
         if (!Buffer.isBuffer(entry)) continue;
@@ -217,7 +268,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     });
     if (orphans.length > 0) await this.giveBack(orphans);
     if (failure !== undefined && taken === 0) throw failure;
-    return { taken, asked: asks.length, wakeMs };
+    return { taken, asked: asks.length, drained, wakeMs };
   }
 
   private handOut(delivery: RedisDelivery): void {
@@ -231,28 +282,35 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   /**
-   * Blocks on the markers of every queue (rotated, so no queue always wins) for `waitMs` at most. The server
-   * checks block timeouts only at its `hz` (100 ms by default), so a wait for a due time shorter than `blockMs`
-   * is also ended on time by `CLIENT UNBLOCK` from the command connection.
+   * Blocks on the markers of every queue (rotated, so no queue always wins) for `waitMs` at most, the takes
+   * pipelined behind the block. The server checks block timeouts only at its `hz` (100 ms by default), so a wait
+   * for a due time shorter than `blockMs` is also ended on time by `CLIENT UNBLOCK` from the command connection.
+   * A failed block comes back as `blockError` (so the loop backs off rather than spinning).
    */
-  private async block(waitMs: number): Promise<void> {
+  private async blockThenTakes(waitMs: number, takes: TakeArgs[]): ReturnType<typeof blockThenTake> {
     const markers = this.queueKeys.map((keys) => keys.marker);
     const shift = this.cursor % markers.length;
     const rotated = [...markers.slice(shift), ...markers.slice(0, shift)];
     const id = this.blockingId;
     const timer = waitMs < this.ctx.blockMs && id !== undefined ? setTimeout(() => void this.ctx.unblock(id).catch(() => undefined), waitMs) : undefined;
+    const connection = this.blocking;
+    this.blockedOn = connection;
     try {
-      await this.blocking.bzpopmin(...rotated, Math.max(10, Math.ceil(waitMs)) / 1_000);
+      return await blockThenTake(connection, rotated, waitMs, takes, this.leaseMs, SWEEP_LIMIT);
     } finally {
+      if (this.blockedOn === connection) this.blockedOn = undefined;
       clearTimeout(timer);
     }
   }
 
-  /** A fresh blocking connection whose client id is learnt on every (re)connect. */
+  /**
+   * A fresh blocking connection whose client id is learnt on every (re)connect: asked at `connect`, during the
+   * handshake, so the answer does not queue behind a block that was waiting for the connection to be ready.
+   */
   private openBlocking(): Redis {
     const connection = this.ctx.blockingConnection();
     this.blockingId = undefined;
-    connection.on('ready', () => {
+    connection.on('connect', () => {
       if (connection === this.blocking) this.blockingId = undefined;
       connection
         .client('ID')
@@ -272,13 +330,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
 
   /** Extends the leases of everything held, one script call per queue. */
   private async renew(): Promise<void> {
-    const byQueue = new Map<string, Buffer[]>();
-    for (const delivery of this.held) {
-      const list = byQueue.get(delivery.queue) ?? [];
-      list.push(delivery.entry);
-      byQueue.set(delivery.queue, list);
-    }
-    for (const [queue, entries] of byQueue) {
+    for (const [queue, entries] of entriesByQueue(this.held)) {
       for (let i = 0; i < entries.length; i += 500) {
         await this.ctx.scripts
           .renewEntries(this.ctx.keys(queue).inflight, this.leaseMs, entries.slice(i, i + 500))
@@ -288,14 +340,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   private async giveBack(deliveries: RedisDelivery[]): Promise<void> {
-    const byQueue = new Map<string, Buffer[]>();
-    for (const delivery of deliveries) {
-      const list = byQueue.get(delivery.queue) ?? [];
-      list.push(delivery.entry);
-      byQueue.set(delivery.queue, list);
-    }
     await Promise.all(
-      [...byQueue].map(([queue, entries]) => {
+      [...entriesByQueue(deliveries)].map(([queue, entries]) => {
         const keys = this.ctx.keys(queue);
         return this.ctx.scripts.giveBackEntries(keys.inflight, keys.marker, entries);
       }),
@@ -315,4 +361,15 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.wakeForRoom();
     this.loop = this.run(this.generation);
   }
+}
+
+/** The entries of these deliveries, by queue. */
+function entriesByQueue(deliveries: Iterable<RedisDelivery>): Map<string, Buffer[]> {
+  const byQueue = new Map<string, Buffer[]>();
+  for (const delivery of deliveries) {
+    const list = byQueue.get(delivery.queue) ?? [];
+    list.push(delivery.entry);
+    byQueue.set(delivery.queue, list);
+  }
+  return byQueue;
 }

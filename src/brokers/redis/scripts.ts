@@ -77,6 +77,17 @@ out[1] = wake
 return out`;
 
 /**
+ * push — publish one entry: append it to its ready list and, when that list was empty, set the marker so an
+ * idle consumer wakes. One script so a publish is one round trip (the marker no longer waits for RPUSH's reply).
+ * KEYS[1] the ready list of the entry's priority, KEYS[2] marker. ARGV[1] entry.
+ * Returns the list's new length. Run twice: the entry is appended twice; the consumer that takes the second copy
+ * finds its node already claimed and drops it (a duplicate publish is harmless, DESIGN inv 2).
+ */
+const PUSH = `local n = redis.call('RPUSH', KEYS[1], ARGV[1])
+if n == 1 then redis.call('ZADD', KEYS[2], 0, 'm') end
+return n`;
+
+/**
  * delay — store an entry until it is due.
  * KEYS[1] delayed, KEYS[2] marker. ARGV[1] entry, ARGV[2] delay ms.
  * Sets the marker when the entry is the earliest, so a sleeping consumer wakes and re-plans its sleep.
@@ -146,7 +157,9 @@ const VERSION = 'V1';
 /** The broker scripts as methods of a connection (defined by {@link defineBrokerScripts}). */
 export interface BrokerScripts {
   /** {@link TAKE}: returns `[wakeMs, ...entries]`. */
-  takeEntries(keys: string[], count: number, leaseMs: number, limit: number): Promise<Array<Buffer | number>>;
+  takeEntries(keys: string[], count: number, leaseMs: number, limit: number): Promise<TakeReply>;
+  /** {@link PUSH}: returns the ready list's new length. */
+  pushEntry(list: string, marker: string, entry: Buffer): Promise<number>;
   delayEntry(delayed: string, marker: string, entry: Buffer, delayMs: number): Promise<number>;
   renewEntries(inflight: string, leaseMs: number, entries: Buffer[]): Promise<number>;
   giveBackEntries(inflight: string, marker: string, entries: Buffer[]): Promise<number>;
@@ -155,10 +168,44 @@ export interface BrokerScripts {
 
 type Call = (...args: Array<string | number | Buffer>) => Promise<unknown>;
 
+/** ioredis name of a script (`braidBrokerTakeV1`, ...). */
+function commandName(name: string): string {
+  return `braidBroker${name[0]?.toUpperCase()}${name.slice(1)}${VERSION}`;
+}
+
+/** One take to send: a queue's keys (ready lists, inflight, delayed, marker) and how many entries to ask. */
+export type TakeArgs = [keys: string[], count: number];
+
+/** What a take answers: `[wakeMs, ...entries]`. */
+export type TakeReply = Array<Buffer | number>;
+
+/**
+ * `BZPOPMIN` on `markers` for `timeoutMs` with {@link TAKE}s pipelined behind it on `connection`, in one write:
+ * Redis runs a blocked client's next commands the moment the block ends (a marker popped, the timeout, or
+ * `CLIENT UNBLOCK`), so a wake and its takes cost one round trip. `connection` must have the scripts defined
+ * ({@link defineBrokerScripts}). Answers the block's error, if any, and each take's outcome.
+ */
+export async function blockThenTake(
+  connection: Redis, markers: string[], timeoutMs: number, takes: TakeArgs[], leaseMs: number, limit: number,
+): Promise<{ blockError: unknown; takes: Array<PromiseSettledResult<TakeReply>> }> {
+  const pipeline = connection.pipeline().bzpopmin(...markers, Math.max(10, Math.ceil(timeoutMs)) / 1_000);
+  const take = (pipeline as unknown as Record<string, Call | undefined>)[`${commandName('take')}Buffer`];
+  if (take === undefined) throw new Error('broker scripts are not defined on this connection');
+  for (const [keys, count] of takes) void take.call(pipeline, ...keys, count, leaseMs, limit);
+  const replies = await pipeline.exec();
+  if (replies === null) throw new Error('redis broker: blocking pipeline aborted');
+  const [pop, ...rest] = replies;
+  return {
+    blockError: pop?.[0] ?? undefined,
+    takes: rest.map(([error, value]) => (error ? { status: 'rejected', reason: error } : { status: 'fulfilled', value: value as TakeReply })),
+  };
+}
+
 /** Defines the scripts on `redis` (once per connection) and returns typed wrappers. */
 export function defineBrokerScripts(redis: Redis): BrokerScripts {
   const scripts: Array<[string, number, string]> = [
     ['take', 13, TAKE],
+    ['push', 2, PUSH],
     ['delay', 2, DELAY],
     ['renew', 1, RENEW],
     ['giveBack', 2, GIVE_BACK],
@@ -166,7 +213,7 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
   ];
   const calls = new Map<string, Call>();
   for (const [name, numberOfKeys, lua] of scripts) {
-    const command = `braidBroker${name[0]?.toUpperCase()}${name.slice(1)}${VERSION}`;
+    const command = commandName(name);
     if (!(command in redis)) redis.defineCommand(command, { numberOfKeys, lua });
     const target = redis as unknown as Record<string, Call>;
     const buffered = target[`${command}Buffer`] as Call;
@@ -174,7 +221,8 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
   }
   const call = (name: string): Call => calls.get(name) as Call;
   return {
-    takeEntries: (keys, count, leaseMs, limit) => call('take')(...keys, count, leaseMs, limit) as Promise<Array<Buffer | number>>,
+    takeEntries: (keys, count, leaseMs, limit) => call('take')(...keys, count, leaseMs, limit) as Promise<TakeReply>,
+    pushEntry: (list, marker, entry) => call('push')(list, marker, entry) as Promise<number>,
     delayEntry: (delayed, marker, entry, delayMs) => call('delay')(delayed, marker, entry, delayMs) as Promise<number>,
     renewEntries: (inflight, leaseMs, entries) => call('renew')(inflight, leaseMs, ...entries) as Promise<number>,
     giveBackEntries: (inflight, marker, entries) => call('giveBack')(inflight, marker, ...entries) as Promise<number>,
