@@ -24,6 +24,7 @@ export function claim(wf: WorkflowRecord | undefined, req: ClaimRequest, now: nu
   if (node.notBefore !== undefined && now < node.notBefore) return { status: 'early', delayMs: node.notBefore - now };
   node.token = req.token;
   move(wf, node, 'CLAIM');
+  delete node.republished; // a message got through: the next time it is ready, republishing starts over
   node.leaseUntil = now + req.leaseMs;
   node.starts++;
   node.startedAt = now;

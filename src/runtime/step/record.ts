@@ -28,6 +28,8 @@ export interface NodeRecord {
   notBefore?: number;
   /** When it was last made ready or republished. */
   queuedAt?: number;
+  /** Times the sweep republished it since it was last claimed: each republish waits twice as long (see sweep.ts). */
+  republished?: number;
   startedAt?: number;
   finishedAt?: number;
   /** Result as JSON text. */

@@ -2,11 +2,25 @@
  * The sweep of one workflow (DESIGN inv 4, 6): running nodes whose lease lapsed go back to their queue (a
  * redelivery, counted apart from retries) or, past `maxRedeliveries`, fail with WorkerLostError; ready nodes
  * left unclaimed past a bound are listed to be published again (duplicates are harmless: claims fence them).
+ *
+ * Republishing backs off: a node left unclaimed is republished after `republishAfterMs`, then after twice that,
+ * four times, up to {@link REPUBLISH_BACKOFF_LIMIT} doublings, until a claim resets it. Under a backlog that
+ * takes longer than `republishAfterMs` to drain, its messages are still queued and every republish adds a
+ * duplicate the workers must claim and drop; the backoff keeps that to a few per node (about log2 of the
+ * backlog's age over `republishAfterMs`), while a message the broker really lost is still sent again.
  */
 import { toErrorInfo, WorkerLostError } from '../../core/errors.js';
 import type { SweepResult } from '../../stores/store.js';
 import { failHard, settleIfDone } from './advance.js';
 import { move, readyMessage, type StepOutput, type WorkflowRecord } from './record.js';
+
+/** Doublings of the republish wait at most: with the default 60 s, a node is republished at least every 16 min. */
+export const REPUBLISH_BACKOFF_LIMIT = 4;
+
+/** How long a ready node waits unclaimed before its `n+1`-th republish (n = republishes since its last claim). */
+export function republishWait(republishAfterMs: number, republished: number): number {
+  return republishAfterMs * 2 ** Math.min(republished, REPUBLISH_BACKOFF_LIMIT);
+}
 
 /** Sweeps one workflow at store time `now`. */
 export function sweepRecord(wf: WorkflowRecord, now: number, republishAfterMs: number): Omit<SweepResult, 'settled'> & { settled?: SweepResult['settled'][number]['state'] } {
@@ -36,8 +50,9 @@ export function sweepRecord(wf: WorkflowRecord, now: number, republishAfterMs: n
       continue;
     }
     const since = Math.max(node.queuedAt ?? 0, node.notBefore ?? 0);
-    if (since + republishAfterMs > now) continue;
+    if (since + republishWait(republishAfterMs, node.republished ?? 0) > now) continue;
     node.queuedAt = now;
+    node.republished = (node.republished ?? 0) + 1;
     out.ready.push(readyMessage(wf, node, 0));
   }
   settleIfDone(wf, now, out);

@@ -3,7 +3,8 @@
  * Lua files in ./lua and from the machines:
  *
  *   #!lua name=braid_store_v1_<8 hex>
- *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts) and CODE (codes.ts) as Lua table literals
+ *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts), CODE (codes.ts) and REPUBLISH_BACKOFF_LIMIT
+ *                (src/runtime/step/sweep.ts) as Lua literals
  *   lib.lua      state, records, moves, begin(): the per-call reset
  *   advance.lua  how completions spread, the write-back (flush, finish)
  *   one registered function per script file, its body the file itself: `begin(KEYS, ARGV)`, then the file
@@ -18,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FINAL_NODE_STATES, NODE_TRANSITIONS, WORKFLOW_TRANSITIONS } from '../../runtime/machines.js';
+import { REPUBLISH_BACKOFF_LIMIT } from '../../runtime/step/sweep.js';
 import { CODE } from './codes.js';
 
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
@@ -62,6 +64,7 @@ export function prelude(): string {
     `local WF_T = ${luaLiteral(WORKFLOW_TRANSITIONS)}`,
     `local FINAL = ${luaLiteral(final)}`,
     `local CODE = ${luaLiteral(CODE)}`,
+    `local REPUBLISH_BACKOFF_LIMIT = ${luaLiteral(REPUBLISH_BACKOFF_LIMIT)} -- src/runtime/step/sweep.ts`,
   ].join('\n');
 }
 

@@ -182,6 +182,32 @@ export function sweepContract(make: StoreFactory): void {
       assert.equal((await run.claim('n0')).node.attempt, 2);
     });
 
+    test('republishing backs off: after republishAfterMs, then 2x, 4x ... up to 16x; a claim starts it over', async (t) => {
+      const h = await open(make, t, { clock: 'fake' });
+      if (!h.advanceClock) return t.skip('this store keeps its own clock');
+      const run = new Run(h.store);
+      await run.create(chain(sig('a'), sig('b')));
+      const after = 1000;
+      const republishedAt: number[] = [];
+      for (let elapsed = 0; republishedAt.length < 7; elapsed += 100) {
+        if ((await run.sweep(after)).ready.length > 0) republishedAt.push(elapsed);
+        await h.advanceClock(100);
+      }
+      const gaps = republishedAt.map((at, i) => at - (republishedAt[i - 1] ?? 0));
+      assert.deepEqual(gaps, [1000, 2000, 4000, 8000, 16000, 16000, 16000]);
+      const c = await run.claim('n0');
+      await run.complete('n0', c.token, 'A');
+      await h.advanceClock(after - 1);
+      assert.deepEqual((await run.sweep(after)).ready, []);
+      await h.advanceClock(1);
+      assert.deepEqual(readyIds(await run.sweep(after)), ['n1'], 'a newly ready node waits republishAfterMs');
+      await run.claim('n1', { leaseMs: 1 });
+      await h.advanceClock(1);
+      assert.equal((await run.sweep(3_600_000)).redelivered, 1);
+      await h.advanceClock(after);
+      assert.deepEqual(readyIds(await run.sweep(after)), ['n1'], 'a claim started the backoff over');
+    });
+
     test('leases lapse exactly at leaseMs; timestamps are store time', async (t) => {
       const h = await open(make, t, { clock: 'fake' });
       if (!h.advanceClock) return t.skip('this store keeps its own clock');

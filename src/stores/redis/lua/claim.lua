@@ -34,6 +34,7 @@ if not already then
   if rec.nb and NOW < rec.nb then return { CODE.EARLY, num(rec.nb - NOW) } end
   rec.tk = token
   move(id, rec, 'CLAIM')
+  rec.sw = nil; rec.bo = nil -- a message got through: republishing starts over the next time it is ready
   rec.lu = NOW + tonumber(ARGV[9])
   rec.n = rec.n + 1
   rec.sa = NOW

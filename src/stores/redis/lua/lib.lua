@@ -107,7 +107,7 @@ end
 -- Where a node sits in the sweep indexes: 'L' (leases) with its deadline, 'R' (ready) with its since time.
 local function indexOf(rec)
   if rec.s == 'running' then return 'L', rec.lu end
-  if rec.s == 'queued' or rec.s == 'retrying' then return 'R', math.max(rec.q or 0, rec.nb or 0) end
+  if rec.s == 'queued' or rec.s == 'retrying' then return 'R', math.max(rec.q or 0, rec.nb or 0) + (rec.bo or 0) end
   return nil, nil
 end
 

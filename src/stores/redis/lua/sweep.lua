@@ -2,8 +2,10 @@
   sweep: one workflow's sweep (src/runtime/step/sweep.ts sweepRecord; DESIGN inv 4, 6). Running nodes whose
   lease lapsed go back to their queue (REDELIVER: same attempt, redeliveries + 1, token dropped) or, past
   maxRedeliveries, fail with WorkerLostError (LOSE, spread as a failure); queued and retrying nodes left
-  unclaimed for republishAfterMs since they became due are listed to publish again. Both lists come from the
-  leases and ready indexes (O(log n + found)), at most `budget` of each.
+  unclaimed for republishAfterMs since they became due are listed to publish again, each later republish after
+  twice the wait, up to 16 times (step/sweep.ts republishWait; `sw` counts republishes since the last claim,
+  `bo` is the extra wait, added to the node's score in the ready index so ZRANGEBYSCORE finds only due nodes).
+  Both lists come from the leases and ready indexes (O(log n + found)), at most `budget` of each.
 
   Input:
     KEYS[1..15]  the workflow's keys (lib.lua)
@@ -44,8 +46,10 @@ for _, id in ipairs(lapsed) do
 end
 for _, id in ipairs(unclaimed) do
   local rec = getNode(id)
-  if rec and (rec.s == 'queued' or rec.s == 'retrying') and math.max(rec.q or 0, rec.nb or 0) + after <= NOW then
+  if rec and (rec.s == 'queued' or rec.s == 'retrying') and math.max(rec.q or 0, rec.nb or 0) + (rec.bo or 0) + after <= NOW then
     rec.q = NOW
+    rec.sw = (rec.sw or 0) + 1
+    rec.bo = after * (2 ^ math.min(rec.sw, REPUBLISH_BACKOFF_LIMIT) - 1)
     dirty(id)
     readyMessage(id, rec, '0')
   end

@@ -1,0 +1,75 @@
+/**
+ * The Redis sweep's republish backoff (src/runtime/step/sweep.ts republishWait), which the store contract checks
+ * exactly only on a store with a clock the test moves. Redis keeps its own clock (TIME), so this test moves the
+ * node instead: it rewrites when the node was queued (`q`) and its score in the `ready` index, then sweeps.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { chain, sig } from '../../src/canvas/builders.js';
+import { RedisStore } from '../../src/stores/redis/redis-store.js';
+import { Run } from '../contracts/store/harness.js';
+import { RedisServer } from '../support/redis-server.js';
+import { requireRedis } from '../support/services.js';
+
+const redis = await requireRedis();
+let server: RedisServer | undefined;
+const closers: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const close of closers) await close();
+  await server?.stop();
+});
+
+interface StoredNode { q?: number; nb?: number; sw?: number; bo?: number; s: string }
+
+describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
+  test('each republish of a node nobody claims waits twice as long; a claim starts over', async () => {
+    server = await RedisServer.start();
+    const store = new RedisStore({ url: server.url, prefix: `rp${randomUUID().slice(0, 8)}` });
+    await store.connect();
+    const raw = new Redis(server.url);
+    closers.push(() => store.close(), async () => raw.disconnect());
+    const run = new Run(store);
+    await run.create(chain(sig('a'), sig('b')));
+    const nodeKey = store.keys.key(run.id, 'node');
+    const readyKey = store.keys.key(run.id, 'ready');
+    const read = async (): Promise<StoredNode> => JSON.parse((await raw.hget(nodeKey, 'n0')) ?? 'null') as StoredNode;
+    const storeNow = async (): Promise<number> => {
+      const [seconds, micros] = await raw.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+    /** Pretends the node was queued (or last republished) `ago` ms ago, keeping its backoff. */
+    const queuedAgo = async (ago: number): Promise<void> => {
+      const node = await read();
+      node.q = (await storeNow()) - ago;
+      node.nb = Math.min(node.nb ?? 0, node.q); // due since then too (it had no countdown)
+      await raw.hset(nodeKey, 'n0', JSON.stringify(node));
+      await raw.zadd(readyKey, node.q + (node.bo ?? 0), 'n0');
+    };
+    const wait = 6_000; // republishAfterMs: far longer than this test can take between two steps
+
+    await queuedAgo(wait - 1_000);
+    assert.deepEqual((await run.sweep(wait)).ready, [], 'not before republishAfterMs');
+    await queuedAgo(wait + 1_000);
+    assert.deepEqual((await run.sweep(wait)).ready.map((r) => r.nodeId), ['n0'], 'first republish after republishAfterMs');
+    let node = await read();
+    assert.deepEqual([node.sw, node.bo], [1, wait]);
+    assert.equal(Number(await raw.zscore(readyKey, 'n0')), (node.q ?? 0) + wait, 'the ready index scores the next due time');
+
+    await queuedAgo(2 * wait - 1_000);
+    assert.deepEqual((await run.sweep(wait)).ready, [], 'the second republish waits twice as long');
+    await queuedAgo(2 * wait + 1_000);
+    assert.deepEqual((await run.sweep(wait)).ready.map((r) => r.nodeId), ['n0']);
+    assert.deepEqual([(await read()).sw, (await read()).bo], [2, 3 * wait]);
+
+    for (let republished = 3; republished <= 6; republished++) await queuedAgo(16 * wait + 1_000), await run.sweep(wait);
+    node = await read();
+    assert.deepEqual([node.sw, node.bo], [6, 15 * wait], 'the wait stops doubling at 16 x republishAfterMs');
+
+    await run.claim('n0');
+    node = await read();
+    assert.equal(node.s, 'running');
+    assert.deepEqual([node.sw, node.bo], [undefined, undefined], 'a claim starts the backoff over');
+  });
+});
