@@ -4,7 +4,8 @@
   itself.
 
   Events: settleIfDone() marks the workflow settled; finish() then PUBLISHes
-  {"type":"settled","workflowId":...,"state":...} on ARGV[4] and PEXPIREs every key by ARGV[3] (inv 9).
+  {"type":"settled","workflowId":...,"state":...} on ARGV[4] and PEXPIREs by ARGV[3] every key the workflow's key
+  mask holds (lib.lua; inv 9).
 ]]
 
 -- Marks a pending node ready: queued, due after its countdown, and listed for publishing.
@@ -16,8 +17,8 @@ local function markReady(id, rec)
 end
 
 local function setResult(id, rec, text)
-  rcall('HSET', K.res, id, text)
-  if rec.h then rcall('SADD', K.hidden, id) end
+  put('HSET', K.res, id, text)
+  if rec.h then put('SADD', K.hidden, id) end
 end
 
 -- Records a success (SUCCEED from running, RESOLVE from waiting) and spreads it to the dependents.
@@ -71,7 +72,7 @@ local function fireErrbacks(id, rec, errorText)
     if index < W.ebn then
       local state = rcall('HMGET', K.eb, index .. ':f', index .. ':r')
       if state[1] ~= '1' then
-        rcall('HSET', K.eb, index .. ':f', '1')
+        put('HSET', K.eb, index .. ':f', '1')
         local runs = tonumber(state[2] or '0')
         local ebId = runs == 0 and ('e' .. index) or ('e' .. index .. '.' .. runs)
         local ebRec, spec = errbackSpec(index, ebId, id, rec, errorText)
@@ -86,7 +87,7 @@ end
 -- replaced nodes waiting downstream fail with the same error.
 local function failHard(firstId, firstRec, event, errorText)
   move(firstId, firstRec, event)
-  rcall('HSET', K.err, firstId, errorText)
+  put('HSET', K.err, firstId, errorText)
   firstRec.x = true
   firstRec.fa = NOW
   fireErrbacks(firstId, firstRec, errorText)
@@ -100,7 +101,7 @@ local function failHard(firstId, firstRec, event, errorText)
       dep.fa = NOW
     elseif dep.s == 'waiting' then
       move(depId, dep, 'FAIL')
-      rcall('HSET', K.err, depId, errorText)
+      put('HSET', K.err, depId, errorText)
       dep.x = true
       dep.fa = NOW
       fireErrbacks(depId, dep, errorText)
@@ -115,12 +116,14 @@ local function settleIfDone()
   if W.failed > 0 then moveWorkflow('SETTLE_FAILED')
   else
     moveWorkflow('SETTLE_SUCCEEDED')
-    rcall('HSET', K.wf, 'result', build(rcall('HGET', K.wf, 'recipe')))
+    put('HSET', K.wf, 'result', build(rcall('HGET', K.wf, 'recipe')))
   end
-  rcall('HSET', K.wf, 'settledAt', num(NOW))
-  local hidden = rcall('SMEMBERS', K.hidden)
-  for i = 1, #hidden, CHUNK do rcall('HDEL', K.res, unpack(hidden, i, math.min(i + CHUNK - 1, #hidden))) end
-  rcall('DEL', K.hidden)
+  put('HSET', K.wf, 'settledAt', num(NOW))
+  if mayExist('hidden') then
+    local hidden = rcall('SMEMBERS', K.hidden)
+    for i = 1, #hidden, CHUNK do rcall('HDEL', K.res, unpack(hidden, i, math.min(i + CHUNK - 1, #hidden))) end
+    rcall('DEL', K.hidden)
+  end
   W.settled = W.state
 end
 
@@ -145,16 +148,20 @@ local function flush()
   for set, key in pairs({ L = K.leases, R = K.ready }) do
     local ids, pairs_ = rem[set], add[set]
     for i = 1, #ids, CHUNK do rcall('ZREM', key, unpack(ids, i, math.min(i + CHUNK - 1, #ids))) end
-    for i = 1, #pairs_, 2 * CHUNK do rcall('ZADD', key, unpack(pairs_, i, math.min(i + 2 * CHUNK - 1, #pairs_))) end
+    for i = 1, #pairs_, 2 * CHUNK do put('ZADD', key, unpack(pairs_, i, math.min(i + 2 * CHUNK - 1, #pairs_))) end
   end
   if #HISTBUF > 0 then pushMany(K.hist, HISTBUF) end
   if W then
-    local meta, orig = {}, W.orig or {}
-    for _, f in ipairs({ 'state', 'open', 'failed', 'ebn', 'run' }) do
+    W.km = withWrites(W.km)
+    local meta, orig = {}, W.orig
+    for _, f in ipairs(WF_FIELDS) do
       if W[f] ~= orig[f] then meta[#meta + 1] = f; meta[#meta + 1] = W[f] end
     end
-    if #meta > 0 then rcall('HSET', K.wf, unpack(meta)) end
-    W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run }
+    if #meta > 0 then put('HSET', K.wf, unpack(meta)) end
+    stored()
+  elseif withWrites(ALWAYS_KEYS) ~= ALWAYS_KEYS then
+    -- Only renew flushes without W: it writes node and leases, which create counted already.
+    error('braid: a write outside the key mask without the workflow loaded')
   end
   DIRTY, HISTBUF = {}, {}
 end
@@ -164,11 +171,14 @@ local function allKeys()
   return { K.wf, K.order, K.spec, K.node, K.deps, K.next, K.input, K.repl, K.res, K.err, K.leases, K.ready, K.eb, K.hidden, K.hist }
 end
 
--- Flushes; when the workflow settled in this script, sets the retention on every key and publishes.
+-- Flushes; when the workflow settled in this script, sets the retention on every key it may hold (its key mask,
+-- lib.lua) and publishes.
 local function finish()
   flush()
   if W and W.settled then
-    for _, key in ipairs(allKeys()) do rcall('PEXPIRE', key, RETENTION) end
+    for i = 1, #KEYLIST do
+      if bit.band(W.km, 2 ^ (i - 1)) ~= 0 then rcall('PEXPIRE', KEYLIST[i], RETENTION) end
+    end
     rcall('PUBLISH', CHANNEL, '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. W.settled .. '"}')
   end
 end

@@ -26,7 +26,6 @@ rcall('DEL', K.order, K.spec, K.node, K.deps, K.next, K.input, K.repl, K.res, K.
 -- Roots move pending -> queued (markReady); the move is checked against the machine once, then written in bulk.
 if NODE_T.pending.DEPS_MET ~= 'queued' then error('braid: illegal transition|roots|pending|DEPS_MET') end
 local n, m = tonumber(ARGV[6]), tonumber(ARGV[7])
-rcall('HSET', K.wf, 'state', 'running', 'createdAt', num(NOW), 'recipe', ARGV[5], 'open', n, 'failed', 0, 'ebn', m, 'run', 0)
 
 local PENDING = '{"s":"pending",'
 local order, specs, recs, deps, nexts, inputs, scores, hist = {}, {}, {}, {}, {}, {}, {}, {}
@@ -54,7 +53,7 @@ hsetMany(K.node, recs)
 hsetMany(K.deps, deps)
 hsetMany(K.next, nexts)
 hsetMany(K.input, inputs)
-for i = 1, #scores, 2 * CHUNK do rcall('ZADD', K.ready, unpack(scores, i, math.min(i + 2 * CHUNK - 1, #scores))) end
+for i = 1, #scores, 2 * CHUNK do put('ZADD', K.ready, unpack(scores, i, math.min(i + 2 * CHUNK - 1, #scores))) end
 if #hist > 0 then pushMany(K.hist, hist) end
 
 local ebs = {}
@@ -67,9 +66,12 @@ for i = 0, m - 1 do
   ebs[#ebs + 1] = i .. ':d'; ebs[#ebs + 1] = ARGV[at + 4]
 end
 hsetMany(K.eb, ebs)
+-- The workflow hash last, with the key mask of everything written above (lib.lua).
+W = { state = 'running', open = n, failed = 0, ebn = m, run = 0, km = withWrites(ALWAYS_KEYS), ready = {} }
+put('HSET', K.wf, 'state', 'running', 'createdAt', num(NOW), 'recipe', ARGV[5], 'open', n, 'failed', 0, 'ebn', m, 'run', 0,
+  'km', W.km)
+stored()
 -- A canvas with no node (an empty group) settles at once (createRecord's settleIfDone).
-W = { state = 'running', open = n, failed = 0, ebn = m, run = 0, ready = {} }
-W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run }
 settleIfDone()
 finish()
 return { CODE.OK, W.settled or '' }

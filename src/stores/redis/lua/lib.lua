@@ -7,7 +7,7 @@
   src/runtime/step/record.ts and advance.ts function by function; the names match.
 
   KEYS (every per-workflow script gets the same 15 keys, all carrying the hash tag {prefix:workflowId}):
-    KEYS[1]  wf      hash  state, createdAt, settledAt, result, recipe (tokens), open, failed, ebn, run
+    KEYS[1]  wf      hash  state, createdAt, settledAt, result, recipe (tokens), open, failed, ebn, run, km (below)
     KEYS[2]  order   list  node ids in creation order
     KEYS[3]  spec    hash  node id -> NodeSpec JSON, written once (never decoded here: it holds user data)
     KEYS[4]  node    hash  node id -> the node's state record (cjson; fields in docs/redis-data-model.md)
@@ -26,6 +26,12 @@
   ARGV common to every per-workflow script:
     ARGV[1] workflowId   ARGV[2] '1' keeps history   ARGV[3] retentionMs   ARGV[4] events channel
 
+  Key mask (wf field `km`): bit i-1 stands for KEYS[i]. It holds every key the workflow may have written since
+  create (a superset: a key emptied since, by HDEL or DEL, keeps its bit), so a settle sets the retention on
+  those keys only (DESIGN inv 9) and skips the rest, which never existed. Every command that can create a key
+  goes through put(), which records it; flush() folds this call's writes into the mask. Create sets ALWAYS_KEYS.
+  A workflow without `km` (created before it existed) counts as having all 15 keys.
+
   Recipe tokens: a flat JSON array where '[' and ']' open and close a list and any other string is a node id
   (node ids never are '[' or ']'); a value is built by string concatenation of stored result texts, so user
   JSON never passes through cjson (which would turn [] into {} and round floats to 14 digits).
@@ -35,9 +41,9 @@ local CHUNK = 1000
 --------------------------------------------------------------------------------------------------- per call
 -- Set by begin(keys, args) at the entry of every per-workflow function; nothing survives from one call to the
 -- next. `redis.call` is not reachable while the library loads, so it is taken here too.
-local rcall, K, WF_ID, HIST, RETENTION, CHANNEL, NOW
-local W -- the workflow: state, open, failed, ebn, run; ready (flat messages), settled
-local NODES, ORIG, DIRTY, HISTBUF
+local rcall, K, KEYLIST, WF_ID, HIST, RETENTION, CHANNEL, NOW
+local W -- the workflow: state, open, failed, ebn, run, km; ready (flat messages), settled
+local NODES, ORIG, DIRTY, HISTBUF, WROTE
 
 local function begin(keys, args)
   rcall = redis.call
@@ -46,11 +52,39 @@ local function begin(keys, args)
     input = keys[7], repl = keys[8], res = keys[9], err = keys[10], leases = keys[11], ready = keys[12],
     eb = keys[13], hidden = keys[14], hist = keys[15],
   }
+  KEYLIST = keys
   WF_ID, HIST, RETENTION, CHANNEL = args[1], args[2] == '1', tonumber(args[3]), args[4]
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   W = nil
-  NODES, ORIG, DIRTY, HISTBUF = {}, {}, {}, {}
+  NODES, ORIG, DIRTY, HISTBUF, WROTE = {}, {}, {}, {}, {}
+end
+
+-- Runs a command that may create `key`, and records that this call wrote it (the key mask, above).
+local function put(cmd, key, ...)
+  WROTE[key] = true
+  return rcall(cmd, key, ...)
+end
+
+-- The key mask bit of each key (KEYS order), the keys create always counts, and the mask of all 15.
+local BIT = {
+  wf = 1, order = 2, spec = 4, node = 8, deps = 16, next = 32, input = 64, repl = 128, res = 256, err = 512,
+  leases = 1024, ready = 2048, eb = 4096, hidden = 8192, hist = 16384,
+}
+local ALWAYS_KEYS = BIT.wf + BIT.order + BIT.spec + BIT.node + BIT.leases + BIT.ready
+local ALL_KEYS_MASK = 2 ^ 15 - 1
+
+-- `mask` with the keys this call wrote added.
+local function withWrites(mask)
+  for i = 1, #KEYLIST do
+    if WROTE[KEYLIST[i]] then mask = bit.bor(mask, 2 ^ (i - 1)) end
+  end
+  return mask
+end
+
+-- True when the workflow may hold key `name` (its mask, or a write in this call).
+local function mayExist(name)
+  return WROTE[K[name]] or bit.band(W.km, BIT[name]) ~= 0
 end
 
 -- Numbers as text: integers exactly, others with full precision.
@@ -69,11 +103,11 @@ local function hmgetMany(key, ids)
 end
 
 local function hsetMany(key, flat)
-  for i = 1, #flat, 2 * CHUNK do rcall('HSET', key, unpack(flat, i, math.min(i + 2 * CHUNK - 1, #flat))) end
+  for i = 1, #flat, 2 * CHUNK do put('HSET', key, unpack(flat, i, math.min(i + 2 * CHUNK - 1, #flat))) end
 end
 
 local function pushMany(key, items)
-  for i = 1, #items, CHUNK do rcall('RPUSH', key, unpack(items, i, math.min(i + CHUNK - 1, #items))) end
+  for i = 1, #items, CHUNK do put('RPUSH', key, unpack(items, i, math.min(i + CHUNK - 1, #items))) end
 end
 
 -- Builds a JSON value from recipe tokens (text or decoded) over the stored results (missing reads as null).
@@ -96,11 +130,20 @@ local function build(tokens)
 end
 
 --------------------------------------------------------------------------------------------------- state
+-- The workflow fields flush() writes back when they changed.
+local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km' }
+
+-- Remembers W's fields as stored, so flush() writes only what changed.
+local function stored()
+  W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run, km = W.km }
+end
+
 local function loadWf()
-  local v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run')
+  local v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run', 'km')
   if not v[1] then return nil end
-  W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]), ready = {} }
-  W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run }
+  W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
+    km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
+  stored()
   return W
 end
 
@@ -171,8 +214,8 @@ end
 
 -- Adds a node record in state pending (counted open). `rec` carries its routing fields already.
 local function addNode(id, rec, specText)
-  rcall('RPUSH', K.order, id)
-  rcall('HSET', K.spec, id, specText)
+  put('RPUSH', K.order, id)
+  put('HSET', K.spec, id, specText)
   remember(id, rec)
   ORIG[id] = { nil, nil }
   dirty(id)

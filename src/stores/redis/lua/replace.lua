@@ -59,12 +59,12 @@ for i = 1, x do
   if getNode(depId) then
     local list = listOf(K.next, depId)
     for _, d in ipairs(more) do list[#list + 1] = d end
-    rcall('HSET', K.next, depId, cjson.encode(list))
+    put('HSET', K.next, depId, cjson.encode(list))
   end
 end
 
 move(id, rec, 'REPLACE')
-rcall('HSET', K.repl, id, '{"r":' .. ARGV[7] .. ',"d":' .. ARGV[8] .. '}')
+put('HSET', K.repl, id, '{"r":' .. ARGV[7] .. ',"d":' .. ARGV[8] .. '}')
 local done = cjson.decode(ARGV[8])
 rec.r = #done
 local appended = {}

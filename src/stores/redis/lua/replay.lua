@@ -74,7 +74,7 @@ for _, id in ipairs(nodes) do
     if not rearmed[index] then
       rearmed[index] = true
       local state = rcall('HMGET', K.eb, index .. ':f', index .. ':r')
-      if state[1] == '1' then rcall('HSET', K.eb, index .. ':f', '0', index .. ':r', tonumber(state[2] or '0') + 1) end
+      if state[1] == '1' then put('HSET', K.eb, index .. ':f', '0', index .. ':r', tonumber(state[2] or '0') + 1) end
     end
   end
 end

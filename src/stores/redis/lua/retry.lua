@@ -21,7 +21,7 @@ local id = ARGV[5]
 local rec, code = guard(id, ARGV[6], 'retrying')
 if not rec then return { code, '', W and W.run or 0 } end
 move(id, rec, 'RETRY')
-rcall('HSET', K.err, id, ARGV[7])
+put('HSET', K.err, id, ARGV[7])
 rec.x = true
 rec.a = rec.a + 1
 rec.rt = rec.rt + 1
