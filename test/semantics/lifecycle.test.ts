@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
 import { chain, group, ResultTimeoutError, SerializationError, WorkflowStateError } from '../../src/index.js';
-import { deferred, forEachMode, MODES } from '../support/modes.js';
+import { deferred, forEachMode } from '../support/modes.js';
 
 const run = promisify(execFile);
 
@@ -77,9 +77,13 @@ forEachMode((mode) => {
   });
 }, { when: (mode) => mode.ownWorker });
 
-for (const mode of MODES.filter((m) => m.name === 'eager' || m.name === 'memory')) {
-  it(`${mode.name}: a process that calls app.close() exits on its own`, { timeout: 30_000 }, async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'test/support/close-exits.ts', mode.name], { timeout: 25_000 });
-    assert.equal(stdout.trim(), '6');
+forEachMode((mode) => {
+  it('a process that calls app.close() exits on its own: no connection or timer of the app is left', { timeout: 30_000 }, async () => {
+    const t = await mode.create();
+    const env = { ...process.env, ...(await t.childEnv(['default'])) };
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'test/support/close-exits.ts'], { timeout: 25_000, env });
+    const [result, left] = stdout.trim().split('\n');
+    assert.equal(result, '6');
+    assert.equal(left, '[]', 'what still keeps the event loop alive after app.close() and its sockets closed');
   });
-}
+});

@@ -76,7 +76,21 @@ export interface TestEnv {
   start<R>(canvas: Canvas<R, NoParent>, options?: StartOptions): Promise<WorkflowHandle<R>>;
   /** The in-process worker, once started (undefined in eager mode). */
   readonly worker: Worker | undefined;
+  /**
+   * Environment variables that put a child process's app in this environment's mode, on its servers and under
+   * its prefix (read by test/support/close-exits.ts): `BRAID_TEST_EAGER`, `BRAID_TEST_BROKER`,
+   * `BRAID_TEST_STORE`, `BRAID_TEST_PREFIX`. `queues`, the queues the child will use, are declared through this
+   * environment first, so what cleans up after it (the amqp mode's purge and delete) covers the child's too.
+   */
+  childEnv(queues: readonly string[]): Promise<Record<string, string>>;
   close(): Promise<void>;
+}
+
+/** Where an environment's app connects (none: the embedded memory://, or eager). */
+interface Connection {
+  broker?: string;
+  store?: string;
+  prefix?: string;
 }
 
 /** An execution mode. */
@@ -118,6 +132,7 @@ class Env implements TestEnv {
     readonly app: App,
     private readonly workerOptions: WorkerOptions | undefined,
     private readonly runsWorker: boolean,
+    private readonly connection: Connection = {},
     private readonly cleanup: (() => Promise<void>) | undefined = undefined,
   ) {
     this.probe = new CommitProbe(app);
@@ -137,6 +152,13 @@ class Env implements TestEnv {
       await this.worker.start();
     })();
     return this.workerStarted;
+  }
+
+  async childEnv(queues: readonly string[]): Promise<Record<string, string>> {
+    if (this.mode.eager) return { BRAID_TEST_EAGER: '1' };
+    await (await this.app.kernel()).broker.declare(queues);
+    const { broker, store, prefix } = this.connection;
+    return { ...(broker ? { BRAID_TEST_BROKER: broker } : {}), ...(store ? { BRAID_TEST_STORE: store } : {}), ...(prefix ? { BRAID_TEST_PREFIX: prefix } : {}) };
   }
 
   async close(): Promise<void> {
@@ -210,7 +232,7 @@ export function workerMode(spec: WorkerModeSpec): Mode {
       const cleanup = spec.attach && prefix ? await spec.attach(app, prefix) : undefined;
       const floor = spec.minLeaseMs;
       const worker = floor !== undefined && options.worker?.leaseMs !== undefined && options.worker.leaseMs < floor ? { ...options.worker, leaseMs: floor } : options.worker;
-      return track(new Env(mode, app, worker, true, cleanup));
+      return track(new Env(mode, app, worker, true, { ...urls, ...(prefix ? { prefix } : {}) }, cleanup));
     },
     ...(spec.dispose ? { dispose: spec.dispose } : {}),
   };
