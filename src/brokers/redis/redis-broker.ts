@@ -3,7 +3,8 @@
  *
  * - Publish is one script call (one round trip): `RPUSH` onto the queue's list for the message's priority, plus a
  *   marker `ZADD` when the list was empty, to wake idle consumers; a delayed message goes to the queue's
- *   `delayed` sorted set instead.
+ *   `delayed` sorted set instead. Publishes are written at the end of the tick that issued them (push-batcher.ts),
+ *   not held for ioredis auto-pipelining's `setImmediate`.
  * - Consumers take entries with one script per queue and round: it promotes due delayed entries, returns lapsed
  *   leases to their queue (redelivered), and moves up to `count` entries, highest priority first, into the
  *   `inflight` sorted set scored by lease deadline. Nothing is popped destructively: an entry is always in a
@@ -23,7 +24,8 @@ import { readDeadLetters } from './dead-letters.js';
 import { encodeEntry, idGenerator } from './entry.js';
 import { allQueueKeys, PRIORITY_LEVELS, queueKeys, type QueueKeys } from './keys.js';
 import { RedisConsumer, type ConsumerContext } from './redis-consumer.js';
-import { defineBrokerScripts, type BrokerScripts } from './scripts.js';
+import { PushBatcher } from './push-batcher.js';
+import { defineBrokerScripts, PUSH_COMMAND, type BrokerScripts } from './scripts.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
@@ -61,6 +63,7 @@ export class RedisBroker implements Broker {
   private main: Redis | undefined;
   private scripts: BrokerScripts | undefined;
   private acks: AckBatcher | undefined;
+  private pushes: PushBatcher | undefined;
   private readonly keyCache = new Map<string, QueueKeys>();
   private readonly consumers = new Set<RedisConsumer>();
   private readonly nextId = idGenerator();
@@ -84,12 +87,18 @@ export class RedisBroker implements Broker {
     if (this.main !== undefined) return;
     const main = await openConnection(
       this.options.url,
-      { ...this.options.redisOptions, enableAutoPipelining: true, socketTimeout: this.options.socketTimeoutMs },
+      {
+        ...this.options.redisOptions,
+        enableAutoPipelining: true,
+        autoPipeliningIgnoredCommands: [PUSH_COMMAND],
+        socketTimeout: this.options.socketTimeoutMs,
+      },
       this.options.logger,
     );
     this.main = main;
     this.scripts = defineBrokerScripts(main);
     this.acks = new AckBatcher(main);
+    this.pushes = new PushBatcher(main, this.scripts);
   }
 
   /** Queues need no declaration in Redis; names are checked. */
@@ -101,11 +110,10 @@ export class RedisBroker implements Broker {
   async publish(queue: string, body: Buffer, options: PublishOptions = {}): Promise<void> {
     const { delayMs, priority } = checkPublishOptions(options, PRIORITY_LEVELS - 1);
     this.connection();
-    const scripts = this.scripts as BrokerScripts;
     const keys = this.keys(queue);
     const entry = encodeEntry(priority, this.nextId(), body);
-    if (delayMs > 0) await scripts.delayEntry(keys.delayed, keys.marker, entry, delayMs);
-    else await scripts.pushEntry(keys.lists[priority] as string, keys.marker, entry);
+    if (delayMs > 0) await (this.scripts as BrokerScripts).delayEntry(keys.delayed, keys.marker, entry, delayMs);
+    else await (this.pushes as PushBatcher).push(keys.lists[priority] as string, keys.marker, entry);
   }
 
   /** Starts a consumer of these queues with its own blocking connection. */

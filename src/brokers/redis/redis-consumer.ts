@@ -191,6 +191,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         waitMs = Math.max(0, Math.min(wakeMs, this.ctx.blockMs));
         emptyAsked = 0;
         wakeMs = Number.POSITIVE_INFINITY;
+        // Let what the handlers just sent (their claims, often held until setImmediate by an auto-pipelining
+        // client) leave before the next block is written: the block can wait, the claims are the critical path.
+        if (round.taken > 0) await new Promise((resolve) => setImmediate(resolve));
       } catch (error) {
         waitMs = 0;
         if (!this.isCurrent(generation)) return;

@@ -5,7 +5,7 @@
  * D2), so every script is safe to run twice. Times come from `TIME` (the server's clock, never a worker's: F7).
  * Entries are `<r><p><id>|<body>` (see entry.ts).
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -160,6 +160,8 @@ export interface BrokerScripts {
   takeEntries(keys: string[], count: number, leaseMs: number, limit: number): Promise<TakeReply>;
   /** {@link PUSH}: returns the ready list's new length. */
   pushEntry(list: string, marker: string, entry: Buffer): Promise<number>;
+  /** {@link PUSH} queued on a pipeline of the same connection (its reply: the list's new length). */
+  queuePush(pipeline: ChainableCommander, list: string, marker: string, entry: Buffer): void;
   delayEntry(delayed: string, marker: string, entry: Buffer, delayMs: number): Promise<number>;
   renewEntries(inflight: string, leaseMs: number, entries: Buffer[]): Promise<number>;
   giveBackEntries(inflight: string, marker: string, entries: Buffer[]): Promise<number>;
@@ -171,6 +173,16 @@ type Call = (...args: Array<string | number | Buffer>) => Promise<unknown>;
 /** ioredis name of a script (`braidBrokerTakeV1`, ...). */
 function commandName(name: string): string {
   return `braidBroker${name[0]?.toUpperCase()}${name.slice(1)}${VERSION}`;
+}
+
+/** The ioredis command name of the publish script, for `autoPipeliningIgnoredCommands` (see push-batcher.ts). */
+export const PUSH_COMMAND = commandName('push');
+
+/** Queues calls of script `name` on `pipeline`, whose connection has the scripts defined. */
+function onPipeline(pipeline: ChainableCommander, name: string): (...args: Array<string | number | Buffer>) => void {
+  const call = (pipeline as unknown as Record<string, Call | undefined>)[`${commandName(name)}Buffer`];
+  if (call === undefined) throw new Error('broker scripts are not defined on this connection');
+  return (...args) => void call.apply(pipeline, args);
 }
 
 /** One take to send: a queue's keys (ready lists, inflight, delayed, marker) and how many entries to ask. */
@@ -189,9 +201,8 @@ export async function blockThenTake(
   connection: Redis, markers: string[], timeoutMs: number, takes: TakeArgs[], leaseMs: number, limit: number,
 ): Promise<{ blockError: unknown; takes: Array<PromiseSettledResult<TakeReply>> }> {
   const pipeline = connection.pipeline().bzpopmin(...markers, Math.max(10, Math.ceil(timeoutMs)) / 1_000);
-  const take = (pipeline as unknown as Record<string, Call | undefined>)[`${commandName('take')}Buffer`];
-  if (take === undefined) throw new Error('broker scripts are not defined on this connection');
-  for (const [keys, count] of takes) void take.call(pipeline, ...keys, count, leaseMs, limit);
+  const take = onPipeline(pipeline, 'take');
+  for (const [keys, count] of takes) take(...keys, count, leaseMs, limit);
   const replies = await pipeline.exec();
   if (replies === null) throw new Error('redis broker: blocking pipeline aborted');
   const [pop, ...rest] = replies;
@@ -223,6 +234,7 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
   return {
     takeEntries: (keys, count, leaseMs, limit) => call('take')(...keys, count, leaseMs, limit) as Promise<TakeReply>,
     pushEntry: (list, marker, entry) => call('push')(list, marker, entry) as Promise<number>,
+    queuePush: (pipeline, list, marker, entry) => onPipeline(pipeline, 'push')(list, marker, entry),
     delayEntry: (delayed, marker, entry, delayMs) => call('delay')(delayed, marker, entry, delayMs) as Promise<number>,
     renewEntries: (inflight, leaseMs, entries) => call('renew')(inflight, leaseMs, ...entries) as Promise<number>,
     giveBackEntries: (inflight, marker, entries) => call('giveBack')(inflight, marker, ...entries) as Promise<number>,
