@@ -89,6 +89,29 @@ describe('redis broker specifics', { skip: redis.skip }, () => {
     }
   });
 
+  it('sends publishes of one tick together, each to its queue and priority, in order', async () => {
+    const broker = await redisBroker(server);
+    const inbox = new Inbox().onEach((delivery) => void delivery.ack());
+    try {
+      const bodies = Array.from({ length: 40 }, (_, i) => `m${i}`);
+      await Promise.all(bodies.map((body, i) => broker.publish(i % 2 === 0 ? 'even' : 'odd', Buffer.from(body), { priority: i % 4 < 2 ? 1 : 2 })));
+      const consumer = await broker.consume(['even', 'odd'], { prefetch: 100 }, inbox.onDelivery);
+      await inbox.waitFor(bodies.length, 5_000);
+      await consumer.stop();
+      for (const queue of ['even', 'odd']) {
+        const got = inbox.items.filter((delivery) => delivery.queue === queue).map((delivery) => Number(delivery.body.toString().slice(1)));
+        const expected = bodies.map((_, i) => i).filter((i) => (i % 2 === 0) === (queue === 'even'));
+        assert.deepEqual([...got].sort((x, y) => x - y), expected);
+        for (const priority of [1, 2]) {
+          const mine = got.filter((i) => (i % 4 < 2 ? 1 : 2) === priority);
+          assert.deepEqual(mine, [...mine].sort((x, y) => x - y), `${queue} priority ${priority} out of order`);
+        }
+      }
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('keeps every key under `${prefix}:q:{queue}:` and removes them all on purge', async () => {
     const prefix = 'keys-test';
     const broker = await redisBroker(server, { prefix });
