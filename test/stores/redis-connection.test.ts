@@ -96,7 +96,7 @@ describe('redis store connection', { skip: redis.skip }, () => {
     assert.equal((await run.run('n1', 2)).settled, 'succeeded');
     assert.equal((await store.sweep({ republishAfterMs: 0 })).ready.length, 0);
     while (events.length === 0) await new Promise((r) => setTimeout(r, 5));
-    assert.deepEqual(events, [{ type: 'settled', workflowId: run.id, state: 'succeeded' }]);
+    assert.deepEqual(events, [{ type: 'settled', workflowId: run.id, state: 'succeeded', result: '2' }]);
   });
 
   test('epoch: kept across stores and restarts on AOF; a wiped server has none, then a new one', async () => {
@@ -141,6 +141,6 @@ describe('redis store connection', { skip: redis.skip }, () => {
     const count = events.length;
     assert.equal((await run.run('n0', 1)).settled, 'succeeded');
     while (events.length === count) await new Promise((r) => setTimeout(r, 5));
-    assert.deepEqual(events.at(-1), { type: 'settled', workflowId: run.id, state: 'succeeded' });
+    assert.deepEqual(events.at(-1), { type: 'settled', workflowId: run.id, state: 'succeeded', result: '1' });
   });
 });

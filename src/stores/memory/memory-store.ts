@@ -16,6 +16,7 @@ import type {
   StoredGraph, SweepResult, TransitionRecord, WorkflowOutcome,
 } from '../store.js';
 import type { ErrorInfo } from '../../core/errors.js';
+import type { WorkflowState } from '../../runtime/machines.js';
 
 /** Options of the memory store. */
 export interface MemoryStoreOptions {
@@ -31,6 +32,12 @@ export interface MemoryStoreOptions {
 function copyJson<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
+
+/**
+ * Largest result text (bytes of UTF-8) a `settled` event carries (StoreEvent `result`): the Redis store's limit
+ * too (src/stores/redis/events.ts), so both stores notify alike; the store contract checks the boundary.
+ */
+export const SETTLED_RESULT_MAX_BYTES = 16 * 1024;
 
 /** Default retention of settled workflows. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -89,7 +96,7 @@ export class MemoryStore implements Store {
     const result = cancel(this.records.get(workflowId), this.clock());
     if (result.status === 'ok') {
       this.emit({ type: 'canceled', workflowId });
-      this.emit({ type: 'settled', workflowId, state: 'canceled' });
+      this.settled(workflowId, 'canceled');
     }
     return result;
   }
@@ -98,7 +105,7 @@ export class MemoryStore implements Store {
     const record = this.records.get(workflowId);
     const result = replay(record, nodeIds, this.clock());
     // A replay with nothing left to run settles again in the same step (see step/control.ts).
-    if (result.status === 'ok' && result.settled) this.emit({ type: 'settled', workflowId, state: result.settled });
+    if (result.status === 'ok' && result.settled) this.settled(workflowId, result.settled);
     return result;
   }
 
@@ -126,7 +133,7 @@ export class MemoryStore implements Store {
       result.lost += swept.lost;
       if (swept.settled) {
         result.settled.push({ workflowId: id, state: swept.settled });
-        this.emit({ type: 'settled', workflowId: id, state: swept.settled });
+        this.settled(id, swept.settled);
       }
       if (options.limit !== undefined && result.ready.length >= options.limit) break;
     }
@@ -151,8 +158,15 @@ export class MemoryStore implements Store {
   }
 
   private notify(workflowId: string, result: CommitResult): CommitResult {
-    if (result.settled) this.emit({ type: 'settled', workflowId, state: result.settled });
+    if (result.settled) this.settled(workflowId, result.settled);
     return result;
+  }
+
+  /** The settle notification: with the result's JSON text when the workflow succeeded and the text is small. */
+  private settled(workflowId: string, state: WorkflowState): void {
+    const result = state === 'succeeded' ? this.records.get(workflowId)?.result : undefined;
+    const small = result !== undefined && Buffer.byteLength(result, 'utf8') <= SETTLED_RESULT_MAX_BYTES;
+    this.emit({ type: 'settled', workflowId, state, ...(small ? { result } : {}) });
   }
 
   private emit(event: StoreEvent): void {

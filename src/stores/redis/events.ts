@@ -15,8 +15,28 @@ import { WORKFLOW_STATES, type WorkflowState } from '../../runtime/machines.js';
 import type { StoreEvent } from '../store.js';
 import { closeClient } from './connection.js';
 
-/** Parses one published event; null for anything malformed (never trusted, never thrown). */
+/**
+ * Largest result text (bytes of UTF-8) a `settled` event carries (StoreEvent `result`); the Lua prelude gets
+ * it from here. The memory store keeps the same limit (the store contract checks both at the boundary).
+ */
+export const SETTLED_RESULT_MAX_BYTES = 16 * 1024;
+
+/**
+ * The head of a succeeded settle that carries its result, as finish() in advance.lua writes it: the result's
+ * raw JSON text follows, then the closing `}`. Workflow ids never need escaping (keys.ts alphabet).
+ */
+const SETTLED_WITH_RESULT = /^\{"type":"settled","workflowId":"([A-Za-z0-9._:-]{1,128})","state":"succeeded","result":/;
+
+/**
+ * Parses one published event; null for anything malformed (never trusted, never thrown). A succeeded settle
+ * may carry the result's raw JSON text, which is sliced out as it was stored, not parsed here: the waiter
+ * parses it with the checks of a store read (runtime/settle-watch.ts) and reads the store when it does not.
+ */
 export function parseEvent(text: string): StoreEvent | null {
+  const withResult = SETTLED_WITH_RESULT.exec(text);
+  if (withResult && text.endsWith('}')) {
+    return { type: 'settled', workflowId: withResult[1]!, state: 'succeeded', result: text.slice(withResult[0].length, -1) };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

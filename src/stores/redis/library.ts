@@ -3,8 +3,8 @@
  * Lua files in ./lua and from the machines:
  *
  *   #!lua name=braid_store_v1_<8 hex>
- *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts), CODE (codes.ts) and REPUBLISH_BACKOFF_LIMIT
- *                (src/runtime/step/sweep.ts) as Lua literals
+ *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts), CODE (codes.ts), REPUBLISH_BACKOFF_LIMIT
+ *                (src/runtime/step/sweep.ts) and SETTLED_RESULT_MAX_BYTES (events.ts) as Lua literals
  *   lib.lua      state, records, moves, begin(): the per-call reset
  *   advance.lua  how completions spread, the write-back (flush, finish)
  *   one registered function per script file, its body the file itself: `begin(KEYS, ARGV)`, then the file
@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { FINAL_NODE_STATES, NODE_TRANSITIONS, WORKFLOW_TRANSITIONS } from '../../runtime/machines.js';
 import { REPUBLISH_BACKOFF_LIMIT } from '../../runtime/step/sweep.js';
 import { CODE } from './codes.js';
+import { SETTLED_RESULT_MAX_BYTES } from './events.js';
 
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
 export const LIBRARY_VERSION = 1;
@@ -65,6 +66,7 @@ export function prelude(): string {
     `local FINAL = ${luaLiteral(final)}`,
     `local CODE = ${luaLiteral(CODE)}`,
     `local REPUBLISH_BACKOFF_LIMIT = ${luaLiteral(REPUBLISH_BACKOFF_LIMIT)} -- src/runtime/step/sweep.ts`,
+    `local SETTLED_RESULT_MAX_BYTES = ${luaLiteral(SETTLED_RESULT_MAX_BYTES)} -- events.ts`,
   ].join('\n');
 }
 

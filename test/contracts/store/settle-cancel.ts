@@ -1,9 +1,11 @@
 /**
- * Contract: a workflow settles exactly once and says so once (DESIGN inv 7); outcome(); cancel.
+ * Contract: a workflow settles exactly once and says so once (DESIGN inv 7), a small result riding along;
+ * outcome(); cancel.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { chain, group, sig } from '../../../src/canvas/builders.js';
+import type { JsonValue } from '../../../src/core/json.js';
 import type { StoreEvent } from '../../../src/stores/store.js';
 import { listen, open, Run, type StoreFactory } from './harness.js';
 
@@ -25,12 +27,34 @@ export function settleCancelContract(make: StoreFactory): void {
       assert.deepEqual(await store.cancel(run.id), { status: 'already', state: 'succeeded' });
       await bus.barrier();
       const mine = bus.events.filter((e) => e.workflowId === run.id);
-      assert.deepEqual(mine, [{ type: 'settled', workflowId: run.id, state: 'succeeded' }]);
+      assert.deepEqual(mine, [{ type: 'settled', workflowId: run.id, state: 'succeeded', result: '["B","C"]' }]);
       const snap = await run.snapshot();
       assert.equal(snap.state, 'succeeded');
       assert.deepEqual(snap.result, ['B', 'C']);
       assert.equal(typeof snap.settledAt, 'number');
       assert.ok(snap.settledAt! >= snap.createdAt);
+    });
+
+    test('a succeeded settle carries the result text, raw, when it is at most 16 KiB of UTF-8', { timeout: 20_000 }, async (t) => {
+      const { store } = await open(make, t);
+      const bus = await listen(store);
+      t.after(() => bus.stop());
+      // Byte lengths of the JSON texts: 16,384 and 16,385 in ASCII; 16,384 and 16,386 in two-byte characters.
+      const results: JsonValue[] = ['a'.repeat(16_382), 'a'.repeat(16_383), 'é'.repeat(8_191), 'é'.repeat(8_192), { n: [1.5, -0, 1e21], s: '😀' }];
+      const runs: Run[] = [];
+      for (const result of results) {
+        const run = new Run(store);
+        await run.create(sig('a'));
+        await run.run('n0', result);
+        runs.push(run);
+      }
+      await bus.barrier();
+      const carried = runs.map((run) => {
+        const events = bus.events.filter((e) => e.workflowId === run.id);
+        assert.equal(events.length, 1);
+        return events[0]!.type === 'settled' ? events[0]!.result : 'not a settle';
+      });
+      assert.deepEqual(carried, [JSON.stringify(results[0]), undefined, JSON.stringify(results[2]), undefined, '{"n":[1.5,0,1e+21],"s":"😀"}']);
     });
 
     test('outcome: the state while running, then the result built from the recipe', async (t) => {

@@ -4,8 +4,9 @@
   itself.
 
   Events: settleIfDone() marks the workflow settled; finish() then PUBLISHes
-  {"type":"settled","workflowId":...,"state":...} on ARGV[4] and PEXPIREs by ARGV[3] every key the workflow's key
-  mask holds (lib.lua; inv 9).
+  {"type":"settled","workflowId":...,"state":...} on ARGV[4], with ,"result":<the stored result JSON text, raw>
+  last when the workflow succeeded and that text is at most SETTLED_RESULT_MAX_BYTES (prelude; 16 KiB), and
+  PEXPIREs by ARGV[3] every key the workflow's key mask holds (lib.lua; inv 9).
 ]]
 
 -- Marks a pending node ready: queued, due after its countdown, and listed for publishing.
@@ -116,7 +117,8 @@ local function settleIfDone()
   if W.failed > 0 then moveWorkflow('SETTLE_FAILED')
   else
     moveWorkflow('SETTLE_SUCCEEDED')
-    put('HSET', K.wf, 'result', build(rcall('HGET', K.wf, 'recipe')))
+    W.result = build(rcall('HGET', K.wf, 'recipe'))
+    put('HSET', K.wf, 'result', W.result)
   end
   put('HSET', K.wf, 'settledAt', num(NOW))
   if mayExist('hidden') then
@@ -179,7 +181,12 @@ local function finish()
     for i = 1, #KEYLIST do
       if bit.band(W.km, 2 ^ (i - 1)) ~= 0 then rcall('PEXPIRE', KEYLIST[i], RETENTION) end
     end
-    rcall('PUBLISH', CHANNEL, '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. W.settled .. '"}')
+    local event = '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. W.settled .. '"'
+    -- A small result rides along (raw JSON text, last), so a waiter need not read it back (events.ts).
+    if W.settled == 'succeeded' and W.result and #W.result <= SETTLED_RESULT_MAX_BYTES then
+      event = event .. ',"result":' .. W.result
+    end
+    rcall('PUBLISH', CHANNEL, event .. '}')
   end
 end
 

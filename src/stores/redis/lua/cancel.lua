@@ -12,7 +12,8 @@
     { CODE.ALREADY, state, run }   the workflow was not running (already settled, or canceled by a re-sent call)
     { CODE.MISSING }               no such workflow
 
-  Events: 'canceled', then 'settled' (state 'canceled') on ARGV[4]; every key gets the retention.
+  Events: 'canceled', then 'settled' (state 'canceled', no result) on ARGV[4]; every key it holds gets the
+  retention.
 ]]
 if not loadWf() then return { CODE.MISSING } end
 if W.state ~= 'running' then return { CODE.ALREADY, W.state, W.run } end

@@ -18,7 +18,8 @@
     { CODE.STALE, '', run }     the claim is not held (lease lapsed and redelivered, canceled, replayed)
     { CODE.ORPHAN, '', 0 }      no such workflow or node
 
-  Events: 'settled' on ARGV[4] when this completion settled the workflow (lib: finish).
+  Events: 'settled' on ARGV[4] when this completion settled the workflow, with the result text when it
+  succeeded and the text is at most 16 KiB (advance.lua: finish).
 ]]
 local rec, code = guard(ARGV[5], ARGV[6], 'succeeded')
 if not rec then return { code, '', W and W.run or 0 } end

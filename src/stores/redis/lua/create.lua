@@ -18,7 +18,8 @@
                       messages are known to the caller (encode.ts rootMessages): the reply does not repeat them.
     { CODE.EXISTS }   the workflow exists already: nothing written
 
-  Events: 'settled' on ARGV[4] when the canvas has no node (an empty group settles at once with []).
+  Events: 'settled' on ARGV[4] when the canvas has no node (an empty group settles at once with [], carried
+  as the event's result; advance.lua: finish).
 ]]
 if rcall('EXISTS', K.wf) == 1 then return { CODE.EXISTS } end
 -- Leftovers of an expired workflow of the same id (keys expire one by one) must not leak into this one.

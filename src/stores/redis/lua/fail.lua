@@ -14,7 +14,7 @@
     { CODE.OK, settled state or '', run, ready messages (errbacks; 6 slots each) }
     { CODE.ALREADY, '', run } | { CODE.STALE, '', run } | { CODE.ORPHAN, '', 0 }   as complete.lua
 
-  Events: 'settled' on ARGV[4] when this failure settled the workflow.
+  Events: 'settled' on ARGV[4] when this failure settled the workflow (state failed: no result).
 ]]
 local rec, code = guard(ARGV[5], ARGV[6], 'failed')
 if not rec then return { code, '', W and W.run or 0 } end

@@ -21,7 +21,8 @@
     { CODE.OK, settled state or '', run, ready messages (6 slots each) }
     { CODE.ALREADY, '', run } | { CODE.STALE, '', run } | { CODE.ORPHAN, '', 0 }   as complete.lua
 
-  Events: 'settled' on ARGV[4] when an empty fragment resolved the node and settled the workflow.
+  Events: 'settled' on ARGV[4] when an empty fragment resolved the node and settled the workflow (with the
+  result text when it succeeded and the text is at most 16 KiB; advance.lua: finish).
 ]]
 local id = ARGV[5]
 local rec, code = guard(id, ARGV[6], 'waiting')

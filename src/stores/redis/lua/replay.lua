@@ -17,7 +17,8 @@
     { CODE.UNKNOWN_NODES, ids... }   given ids the workflow lacks
     { CODE.MISSING }                 no such workflow
 
-  Events: 'settled' on ARGV[4] when nothing was left to run and the workflow settled again at once.
+  Events: 'settled' on ARGV[4] when nothing was left to run and the workflow settled again at once (with
+  the result text when it succeeded and the text is at most 16 KiB; advance.lua: finish).
 ]]
 if not loadWf() then return { CODE.MISSING } end
 if W.state == 'running' or W.state == 'succeeded' then return { CODE.REFUSED, W.state } end

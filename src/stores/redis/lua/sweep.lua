@@ -19,7 +19,7 @@
     { CODE.NOT_RUNNING, state, run }   settled: nothing to sweep (the caller drops it from the global index)
     { CODE.MISSING }                   no such workflow (expired, or its create has not run yet)
 
-  Events: 'settled' on ARGV[4] when a lost node settled the workflow.
+  Events: 'settled' on ARGV[4] when a lost node settled the workflow (state failed: no result).
 ]]
 if not loadWf() then return { CODE.MISSING } end
 if W.state ~= 'running' then return { CODE.NOT_RUNNING, W.state, W.run } end
