@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Consumer, Delivery } from '../broker.js';
 import type { AckBatcher } from './ack-batcher.js';
+import { dropConnection } from './connection.js';
 import { decodeEntry } from './entry.js';
 import type { QueueKeys } from './keys.js';
 import { RedisDelivery, type DeliveryOwner } from './redis-delivery.js';
@@ -137,7 +138,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.abort.abort();
     this.wakeForRoom();
     await this.endBlock();
-    this.blocking.disconnect();
+    dropConnection(this.blocking);
     await this.loop.catch(() => undefined);
     const held = [...this.held];
     this.held.clear();
@@ -359,7 +360,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.ctx.logger?.warn({ queues: this.queues, silentMs }, 'redis broker: consumer step stalled; restarting its loop');
     this.generation += 1;
     this.inCallSince = undefined;
-    this.blocking.disconnect();
+    dropConnection(this.blocking);
     this.blocking = this.openBlocking();
     this.wakeForRoom();
     this.loop = this.run(this.generation);
