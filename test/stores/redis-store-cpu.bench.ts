@@ -3,102 +3,141 @@
  * commands per store call, for one-node workflows driven through the store (create, claim, complete). Not a
  * test (no `.test.ts`): run it by hand,
  *
- *   node --import tsx test/stores/redis-store-cpu.bench.ts [workflows] [in flight] [rounds]
+ *   node --import tsx test/stores/redis-store-cpu.bench.ts [workflows] [in flight] [rounds] [--against DIR]... [--usec]
  *
  * against a private redis-server it starts (no persistence, so the disk is not measured). Each phase runs
- * `workflows` calls, `in flight` at a time, and reads `INFO cpu` and `INFO commandstats` before and after:
- * the CPU of redis-server per call (`used_cpu_user + used_cpu_sys`), the time spent in script calls (commandstats
- * `usec` of EVALSHA/FCALL, the commands they ran included; steadier on a shared machine), and the commands it ran
- * per call, those run inside scripts included. A warm-up round comes first; each round uses fresh workflows; the
- * median round is printed (and every round with `--all`).
+ * `workflows` calls per round, `in flight` at a time, and reads `INFO cpu commandstats` around every batch:
+ * the CPU of redis-server per call (`used_cpu_user + used_cpu_sys`) and the commands it ran per call, those
+ * run inside scripts included. `complete` includes the `unindex` it sends after a settle (awaited before the
+ * batch is counted as done).
+ *
+ * `--against DIR` (repeatable) measures the store of another source tree too (DIR/src/stores/redis), e.g. a
+ * `git archive` of the previous commit: every build runs on the same server, batch after batch in turn (the
+ * order rotating), so load from other processes on a shared machine falls on all of them alike. Each build
+ * loads its own function library; a warm-up round comes first; the median round is printed. `--usec` adds the
+ * time spent inside each command (commandstats `usec`, wall time: inflated on a loaded machine).
  */
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { sig } from '../../src/canvas/builders.js';
-import { RedisStore } from '../../src/stores/redis/redis-store.js';
-import type { StoredGraph } from '../../src/stores/store.js';
+import type { ClaimRequest, CommitRequest, StoredGraph } from '../../src/stores/store.js';
 import { storedGraph } from '../contracts/store/harness.js';
 import { RedisServer } from '../support/redis-server.js';
 
+/** What the bench needs of a RedisStore, whichever tree it comes from. */
+interface BenchStore {
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  create(id: string, graph: StoredGraph): Promise<unknown>;
+  claim(r: ClaimRequest): Promise<unknown>;
+  complete(r: CommitRequest & { result: string; ignoreResult: boolean }): Promise<{ settled?: string }>;
+  epoch(): Promise<string | null>;
+}
+type StoreClass = new (options: { url: string; prefix: string }) => BenchStore;
+interface Build { name: string; store: BenchStore }
+
 interface Sample { cpuUs: number; calls: Map<string, number>; usec: Map<string, number> }
 
-/** Commands that run a script: their `usec` in commandstats includes the commands the script ran. */
-const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'fcall']);
-
 async function sample(admin: Redis): Promise<Sample> {
-  const cpu = await admin.info('cpu');
-  const user = Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]);
-  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1]);
+  const info = await admin.info('cpu', 'commandstats');
+  const cpu = ['user', 'sys'].reduce((sum, kind) => sum + Number(new RegExp(`used_cpu_${kind}:([\\d.]+)`).exec(info)?.[1]), 0);
   const calls = new Map<string, number>();
   const usec = new Map<string, number>();
-  for (const m of (await admin.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+  for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
     calls.set(m[1]!, Number(m[2]));
     usec.set(m[1]!, Number(m[3]));
   }
-  return { cpuUs: (user + sys) * 1e6, calls, usec };
+  return { cpuUs: cpu * 1e6, calls, usec };
 }
 
-interface Phase { name: string; cpuUs: number; scriptUs: number; commands: number; byCommand: Array<[string, number]> }
-
-async function measure(admin: Redis, name: string, count: number, inFlight: number, call: (i: number) => Promise<unknown>): Promise<Phase> {
-  const before = await sample(admin);
-  for (let i = 0; i < count; i += inFlight) {
-    await Promise.all(Array.from({ length: Math.min(inFlight, count - i) }, (_, j) => call(i + j)));
+/** Totals of one build in one phase of one round. */
+class Tally {
+  cpuUs = 0;
+  readonly calls = new Map<string, number>();
+  /** Time inside each command (commandstats `usec`; a script's includes the commands it ran). */
+  readonly usec = new Map<string, number>();
+  add(before: Sample, after: Sample): void {
+    this.cpuUs += after.cpuUs - before.cpuUs;
+    for (const [cmd, n] of after.calls) {
+      const delta = n - (before.calls.get(cmd) ?? 0) - (cmd === 'info' ? 1 : 0);
+      if (delta > 0) this.calls.set(cmd, (this.calls.get(cmd) ?? 0) + delta);
+      const time = (after.usec.get(cmd) ?? 0) - (before.usec.get(cmd) ?? 0);
+      if (delta > 0 && cmd !== 'info') this.usec.set(cmd, (this.usec.get(cmd) ?? 0) + time);
+    }
   }
-  const after = await sample(admin);
-  const byCommand: Array<[string, number]> = [];
-  let commands = 0;
-  let scriptUs = 0;
-  for (const [cmd, n] of after.calls) {
-    if (SCRIPT_COMMANDS.has(cmd)) scriptUs += (after.usec.get(cmd) ?? 0) - (before.usec.get(cmd) ?? 0);
-    const delta = n - (before.calls.get(cmd) ?? 0) - (cmd === 'info' ? 2 : 0);
-    if (delta <= 0) continue;
-    commands += delta;
-    byCommand.push([cmd, delta / count]);
-  }
-  byCommand.sort((a, b) => b[1] - a[1]);
-  return { name, cpuUs: (after.cpuUs - before.cpuUs) / count, scriptUs: scriptUs / count, commands: commands / count, byCommand };
 }
 
-async function round(store: RedisStore, admin: Redis, graph: StoredGraph, count: number, inFlight: number): Promise<Phase[]> {
-  const ids = Array.from({ length: count }, () => `cpu-${randomUUID()}`);
-  const tokens = ids.map(() => randomUUID());
-  const create = await measure(admin, 'create', count, inFlight, (i) => store.create(ids[i]!, graph));
-  const claim = await measure(admin, 'claim', count, inFlight, (i) =>
-    store.claim({ workflowId: ids[i]!, nodeId: 'n0', attempt: 1, task: 'a', token: tokens[i]!, leaseMs: 60_000 }));
-  const complete = await measure(admin, 'complete', count, inFlight, async (i) => {
-    const r = await store.complete({ workflowId: ids[i]!, nodeId: 'n0', token: tokens[i]!, result: `{"i":${i}}`, ignoreResult: false });
+const PHASES = ['create', 'claim', 'complete'] as const;
+type PhaseName = (typeof PHASES)[number];
+
+function call(store: BenchStore, phase: PhaseName, id: string, token: string, graph: StoredGraph): Promise<unknown> {
+  if (phase === 'create') return store.create(id, graph);
+  if (phase === 'claim') return store.claim({ workflowId: id, nodeId: 'n0', attempt: 1, task: 'a', token, leaseMs: 60_000 });
+  return store.complete({ workflowId: id, nodeId: 'n0', token, result: `{"i":"${id}"}`, ignoreResult: false }).then((r) => {
     if (r.settled !== 'succeeded') throw new Error(`not settled: ${JSON.stringify(r)}`);
   });
-  return [create, claim, complete];
 }
 
-const [count = 10_000, inFlight = 500, rounds = 3] = process.argv.slice(2).filter((a) => !a.startsWith('--')).map(Number);
+/** One round: every phase, batch by batch, each build in turn. Returns tallies by phase, by build. */
+async function round(builds: Build[], admin: Redis, graph: StoredGraph, count: number, inFlight: number): Promise<Map<PhaseName, Tally[]>> {
+  const ids = builds.map(() => Array.from({ length: count }, () => `cpu-${randomUUID()}`));
+  const out = new Map<PhaseName, Tally[]>();
+  for (const phase of PHASES) {
+    const tallies = builds.map(() => new Tally());
+    for (let from = 0, batch = 0; from < count; from += inFlight, batch++) {
+      for (let k = 0; k < builds.length; k++) {
+        const b = (batch + k) % builds.length;
+        const store = builds[b]!.store;
+        const before = await sample(admin);
+        const part = ids[b]!.slice(from, from + inFlight);
+        await Promise.all(part.map((id) => call(store, phase, id, id, graph)));
+        await store.epoch(); // after every unindex this batch's settles sent on the same connection
+        tallies[b]!.add(before, await sample(admin));
+      }
+    }
+    out.set(phase, tallies);
+  }
+  return out;
+}
+
+const args = process.argv.slice(2);
+const against = args.flatMap((a, i) => (args[i - 1] === '--against' ? [resolve(a)] : []));
+const [count = 10_000, inFlight = 500, rounds = 3] = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--against').map(Number);
+const trees = [resolve(new URL('../..', import.meta.url).pathname), ...against];
 const server = await RedisServer.start({ appendonly: false });
 const admin = new Redis(server.url);
-const store = new RedisStore({ url: server.url, prefix: 'cpu' });
+const builds: Build[] = [];
 try {
-  await store.connect();
-  const graph = storedGraph(sig('a', [1]));
-  await round(store, admin, graph, Math.min(count, 2_000), inFlight);
-  // The settle's unindex runs off the commit path: let it finish before the next phase counts commands.
-  await new Promise((r) => setTimeout(r, 200));
-  const results: Phase[][] = [];
-  for (let r = 0; r < rounds; r++) {
-    results.push(await round(store, admin, graph, count, inFlight));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  for (const [i, tree] of trees.entries()) {
+    const url = pathToFileURL(`${tree}/src/stores/redis/redis-store.ts`).href;
+    const { RedisStore } = (await import(url)) as { RedisStore: StoreClass };
+    const store = new RedisStore({ url: server.url, prefix: `cpu${i}` });
+    await store.connect();
+    builds.push({ name: i === 0 ? 'this tree' : tree, store });
   }
-  for (let p = 0; p < 3; p++) {
-    const runs = results.map((r) => r[p]!).sort((a, b) => a.cpuUs - b.cpuUs);
-    const median = runs[Math.floor(runs.length / 2)]!;
-    const all = process.argv.includes('--all') ? ` (rounds: ${results.map((r) => r[p]!.cpuUs.toFixed(1)).join(', ')})` : '';
-    const scripts = [...runs].sort((a, b) => a.scriptUs - b.scriptUs)[Math.floor(runs.length / 2)]!.scriptUs;
-    console.log(`${median.name.padEnd(9)} ${median.cpuUs.toFixed(1).padStart(6)} µs redis CPU/call${all}, ${scripts.toFixed(1)} µs in scripts/call, ` +
-      `${median.commands.toFixed(2)} server commands/call: ` +
-      median.byCommand.map(([c, n]) => `${c} ${n.toFixed(2)}`).join(', '));
+  const graph = storedGraph(sig('a', [1]));
+  await round(builds, admin, graph, Math.min(count, 2_000), inFlight);
+  const results: Array<Map<PhaseName, Tally[]>> = [];
+  for (let r = 0; r < rounds; r++) results.push(await round(builds, admin, graph, count, inFlight));
+  for (const phase of PHASES) {
+    for (const [b, build] of builds.entries()) {
+      const runs = results.map((r) => r.get(phase)![b]!).sort((x, y) => x.cpuUs - y.cpuUs);
+      const median = runs[Math.floor(runs.length / 2)]!;
+      const commands = [...median.calls].sort((x, y) => y[1] - x[1]);
+      const total = commands.reduce((sum, [, n]) => sum + n, 0);
+      console.log(`${phase.padEnd(9)} ${(median.cpuUs / count).toFixed(1).padStart(6)} µs redis CPU/call ` +
+        `(rounds: ${results.map((r) => (r.get(phase)![b]!.cpuUs / count).toFixed(1)).join(', ')}), ` +
+        `${(total / count).toFixed(2)} commands/call [${build.name}]: ${commands.map(([c, n]) => `${c} ${(n / count).toFixed(2)}`).join(', ')}`);
+      if (args.includes('--usec')) {
+        const usec = [...median.usec].sort((x, y) => y[1] - x[1]).map(([c, t]) => `${c} ${(t / count).toFixed(1)}`);
+        console.log(`          µs per call inside commands (fcall includes the rest): ${usec.join(', ')}`);
+      }
+    }
   }
 } finally {
-  await store.close();
+  for (const { store } of builds) await store.close();
   admin.disconnect();
   await server.stop();
 }

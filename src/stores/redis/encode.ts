@@ -27,7 +27,10 @@ export function recipeTokens(recipe: Recipe): string[] {
   return out;
 }
 
-/** The initial state record of a node (lib.lua reads it with cjson): state, counters and routing fields. */
+/**
+ * The initial state record of a node (lib.lua reads it with cjson): state, counters and routing fields, and
+ * `ni` when the node takes no parent input (it has no `input` row, so claim.lua need not look for one).
+ */
 export function initialRecord(spec: NodeSpec, replacing?: string): string {
   const d = spec.dispatch;
   const rec: Record<string, unknown> = {
@@ -36,6 +39,7 @@ export function initialRecord(spec: NodeSpec, replacing?: string): string {
   };
   if (d.priority !== undefined) rec.p = d.priority;
   if (replacing !== undefined) rec.rp = replacing;
+  if (!spec.input) rec.ni = true;
   return JSON.stringify(rec);
 }
 

@@ -19,6 +19,7 @@ end
 
 local function setResult(id, rec, text)
   put('HSET', K.res, id, text)
+  RESULTS[id] = text
   if rec.h then put('SADD', K.hidden, id) end
 end
 
@@ -62,7 +63,7 @@ local function errbackSpec(index, ebId, failedId, failedRec, errorText)
   local spec = '{"id":' .. cjson.encode(ebId) .. ',"task":' .. cjson.encode(route.t) .. ',"args":' .. args ..
     ',"options":' .. v[3] .. ',"deps":[],"input":null,"errbacks":[],"dispatch":' .. v[4] .. '}'
   local rec = { s = 'pending', r = 0, a = 1, rt = 0, rd = 0, n = 0, k = 'errback', t = route.t, qu = route.qu,
-    p = route.p, c = route.c, m = route.m, e = {} }
+    p = route.p, c = route.c, m = route.m, e = {}, ni = true }
   return rec, spec
 end
 
@@ -118,9 +119,8 @@ local function settleIfDone()
   else
     moveWorkflow('SETTLE_SUCCEEDED')
     W.result = build(rcall('HGET', K.wf, 'recipe'))
-    put('HSET', K.wf, 'result', W.result)
   end
-  put('HSET', K.wf, 'settledAt', num(NOW))
+  W.settledAt = num(NOW) -- written with the other workflow fields by flush()
   if mayExist('hidden') then
     local hidden = rcall('SMEMBERS', K.hidden)
     for i = 1, #hidden, CHUNK do rcall('HDEL', K.res, unpack(hidden, i, math.min(i + CHUNK - 1, #hidden))) end

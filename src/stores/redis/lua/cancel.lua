@@ -26,7 +26,7 @@ for _, id in ipairs(rcall('LRANGE', K.order, 0, -1)) do
   end
 end
 moveWorkflow('CANCEL')
-put('HSET', K.wf, 'settledAt', num(NOW))
+W.settledAt = num(NOW)
 rcall('PUBLISH', CHANNEL, '{"type":"canceled","workflowId":' .. cjson.encode(WF_ID) .. '}')
 W.settled = W.state
 finish()

@@ -40,6 +40,7 @@ if not already then
   rec.sa = NOW
   finish()
 end
-local input = rcall('HGET', K.input, id)
+-- `ni`: the node takes no parent input (encode.ts); records without the flag may have one.
+local input = not rec.ni and rcall('HGET', K.input, id) or nil
 return { CODE.CLAIMED, already and 1 or 0, rcall('HGET', K.spec, id), input and 1 or 0, input and build(input) or '',
   rec.a, rec.rt, rec.rd, rec.k, W.ebn }

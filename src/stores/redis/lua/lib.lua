@@ -44,6 +44,7 @@ local CHUNK = 1000
 local rcall, K, KEYLIST, WF_ID, HIST, RETENTION, CHANNEL, NOW
 local W -- the workflow: state, open, failed, ebn, run, km; ready (flat messages), settled
 local NODES, ORIG, DIRTY, HISTBUF, WROTE
+local RESULTS -- node id -> result text stored by this call (setResult), so build() need not read it back
 
 local function begin(keys, args)
   rcall = redis.call
@@ -57,7 +58,7 @@ local function begin(keys, args)
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   W = nil
-  NODES, ORIG, DIRTY, HISTBUF, WROTE = {}, {}, {}, {}, {}
+  NODES, ORIG, DIRTY, HISTBUF, WROTE, RESULTS = {}, {}, {}, {}, {}, {}
 end
 
 -- Runs a command that may create `key`, and records that this call wrote it (the key mask, above).
@@ -113,9 +114,13 @@ end
 -- Builds a JSON value from recipe tokens (text or decoded) over the stored results (missing reads as null).
 local function build(tokens)
   if type(tokens) == 'string' then tokens = cjson.decode(tokens) end
-  local ids = {}
+  local ids, vals = {}, {}
   for _, t in ipairs(tokens) do if t ~= '[' and t ~= ']' then ids[#ids + 1] = t end end
-  local vals = hmgetMany(K.res, ids)
+  -- Results this call stored are known (a one-node workflow's result, a chain's last); else one read.
+  for i = 1, #ids do
+    vals[i] = RESULTS[ids[i]]
+    if vals[i] == nil then vals = hmgetMany(K.res, ids); break end
+  end
   local out, comma, vi = {}, false, 0
   for _, t in ipairs(tokens) do
     if t == ']' then
@@ -131,11 +136,13 @@ end
 
 --------------------------------------------------------------------------------------------------- state
 -- The workflow fields flush() writes back when they changed.
-local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km' }
+-- (`result` and `settledAt` are not loaded: a script that settles sets them; replay deletes them.)
+local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', 'result', 'settledAt' }
 
 -- Remembers W's fields as stored, so flush() writes only what changed.
 local function stored()
-  W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run, km = W.km }
+  W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run, km = W.km,
+    result = W.result, settledAt = W.settledAt }
 end
 
 local function loadWf()
