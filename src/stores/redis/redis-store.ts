@@ -156,8 +156,7 @@ export class RedisStore implements Store {
   }
 
   async epoch(): Promise<string | null> {
-    const { client } = this.c;
-    return retryAborted(() => client.get(this.keys.epoch));
+    return this.c.scripts.command<string | null>((on) => on.get(this.keys.epoch));
   }
 
   async history(workflowId: string): Promise<TransitionRecord[]> {

@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import { ConfigError } from '../../core/errors.js';
 import { scriptError, type Reply } from './codes.js';
 import { retryAborted } from './connection.js';
+import { FcallBatcher, fcallOp, type Op } from './fcall-batcher.js';
 import { buildLibrary, type Library, type ScriptName } from './library.js';
 
 /** The library built from this process's sources (built once: the source does not change at run time). */
@@ -28,12 +29,6 @@ export function storeLibrary(): Library {
   return built;
 }
 
-/**
- * ioredis `fcall` with keys and arguments as arrays: ioredis flattens them one level when it builds the command
- * (Command: `args.flat()`), and spreading them instead would overflow the stack for a 100,000-node create.
- */
-type Fcall = (fn: string, numkeys: number, keys: readonly string[], args: ReadonlyArray<string | number>) => Promise<unknown>;
-
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -41,12 +36,15 @@ function message(error: unknown): string {
 /** The store's functions on one ioredis client. */
 export class Scripts {
   private loading: Promise<void> | undefined;
+  private readonly batcher: FcallBatcher;
 
   constructor(
     private readonly client: Redis,
     /** The library this client calls (tests may pass another build). */
     readonly library: Library = storeLibrary(),
-  ) {}
+  ) {
+    this.batcher = new FcallBatcher(client);
+  }
 
   /**
    * Loads the library unless the server has it already (same name, hence same source). Fails with
@@ -62,13 +60,12 @@ export class Scripts {
   }
 
   /**
-   * Runs a script (FCALL), again when a cut pipeline aborted it (scripts are idempotent), and once more after
+   * Runs a script (FCALL, sent at the end of this tick with the tick's other calls: fcall-batcher.ts), again when a cut pipeline aborted it (scripts are idempotent), and once more after
    * loading the library again when the server has lost it. Illegal transitions become IllegalTransition.
    */
   async run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<Reply> {
     const fn = this.library.functionName(name);
-    const fcall = this.client.fcall as unknown as Fcall;
-    const call = async (): Promise<Reply> => (await fcall.call(this.client, fn, keys.length, keys, args)) as Reply;
+    const call = async (): Promise<Reply> => (await this.batcher.send(fcallOp(fn, keys, args))) as Reply;
     try {
       return await retryAborted(async () => {
         try {
@@ -82,6 +79,11 @@ export class Scripts {
     } catch (error) {
       throw scriptError(error);
     }
+  }
+
+  /** Any other command, sent in this tick's batch (in order with the scripts), again when a cut aborted it. */
+  command<T>(op: Op): Promise<T> {
+    return retryAborted(() => this.batcher.send<T>(op));
   }
 
   /** One load for every call that found the library missing at the same time. */

@@ -41,7 +41,7 @@ export class Sweeper {
 
   /** Adds a workflow to the index for run generation `run` (never lowers it). */
   async index(workflowId: string, run: number): Promise<void> {
-    await retryAborted(() => this.client.zadd(this.keys.active, 'GT', run, workflowId));
+    await this.scripts.command((on) => on.zadd(this.keys.active, 'GT', run, workflowId));
   }
 
   /** Drops a workflow seen settled at run generation `run`, unless a later run re-indexed it. */
