@@ -3,7 +3,8 @@
  * commands per store call, for one-node workflows driven through the store (create, claim, complete). Not a
  * test (no `.test.ts`): run it by hand,
  *
- *   node --import tsx test/stores/redis-store-cpu.bench.ts [workflows] [in flight] [rounds] [--against DIR]... [--usec]
+ *   node --import tsx test/stores/redis-store-cpu.bench.ts [workflows] [in flight] [rounds] [--against DIR]...
+ *     [--only create|claim|complete] [--usec]
  *
  * against a private redis-server it starts (no persistence, so the disk is not measured). Each phase runs
  * `workflows` calls per round, `in flight` at a time, and reads `INFO cpu commandstats` around every batch:
@@ -84,7 +85,7 @@ function call(store: BenchStore, phase: PhaseName, id: string, token: string, gr
 async function round(builds: Build[], admin: Redis, graph: StoredGraph, count: number, inFlight: number): Promise<Map<PhaseName, Tally[]>> {
   const ids = builds.map(() => Array.from({ length: count }, () => `cpu-${randomUUID()}`));
   const out = new Map<PhaseName, Tally[]>();
-  for (const phase of PHASES) {
+  for (const phase of PHASES.slice(0, lastPhase + 1)) {
     const tallies = builds.map(() => new Tally());
     for (let from = 0, batch = 0; from < count; from += inFlight, batch++) {
       for (let k = 0; k < builds.length; k++) {
@@ -104,7 +105,10 @@ async function round(builds: Build[], admin: Redis, graph: StoredGraph, count: n
 
 const args = process.argv.slice(2);
 const against = args.flatMap((a, i) => (args[i - 1] === '--against' ? [resolve(a)] : []));
-const [count = 10_000, inFlight = 500, rounds = 3] = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--against').map(Number);
+const [count = 10_000, inFlight = 500, rounds = 3] = args.filter((a, i) => !a.startsWith('--') && !['--against', '--only'].includes(args[i - 1] ?? '')).map(Number);
+/** `--only claim`: run the phases up to that one (each needs the one before), print that one. */
+const only = PHASES.find((p) => args.some((a, i) => a === p && args[i - 1] === '--only'));
+const lastPhase = only === undefined ? PHASES.length - 1 : PHASES.indexOf(only);
 const trees = [resolve(new URL('../..', import.meta.url).pathname), ...against];
 const server = await RedisServer.start({ appendonly: false });
 const admin = new Redis(server.url);
@@ -121,7 +125,7 @@ try {
   await round(builds, admin, graph, Math.min(count, 2_000), inFlight);
   const results: Array<Map<PhaseName, Tally[]>> = [];
   for (let r = 0; r < rounds; r++) results.push(await round(builds, admin, graph, count, inFlight));
-  for (const phase of PHASES) {
+  for (const phase of PHASES.filter((p) => only === undefined || p === only)) {
     for (const [b, build] of builds.entries()) {
       const runs = results.map((r) => r.get(phase)![b]!).sort((x, y) => x.cpuUs - y.cpuUs);
       const median = runs[Math.floor(runs.length / 2)]!;
