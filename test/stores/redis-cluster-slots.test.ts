@@ -46,12 +46,18 @@ async function exercise(store: RedisStore): Promise<void> {
   assert.equal((await b.replay()).status, 'ok');
   assert.equal((await b.run('n0', 'P')).settled, 'succeeded');
 
+  const g = new Run(store); // claim_many and complete_many: several of one workflow in one tick
+  await g.create(group(sig('p'), sig('q')));
+  const [cp, cq] = await Promise.all([g.claim('n0'), g.claim('n1')]);
+  const both = await Promise.all([g.complete('n0', cp.token, 1), g.complete('n1', cq.token, 2)]);
+  assert.deepEqual(both.map((r) => r.settled), [undefined, 'succeeded']);
+
   const d = new Run(store);
   await d.create(chain(sig('a'), sig('b')));
   await d.claim('n0', { leaseMs: 1 });
   await sweepUntil(d, (all) => all.redelivered >= 1);
   assert.equal((await store.cancel(d.id)).status, 'ok');
-  for (const run of [a, b, d]) {
+  for (const run of [a, b, g, d]) {
     await store.snapshot(run.id);
     await store.outcome(run.id);
     await store.history(run.id);

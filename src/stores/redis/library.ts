@@ -27,7 +27,9 @@ import { SETTLED_RESULT_MAX_BYTES } from './events.js';
 export const LIBRARY_VERSION = 1;
 
 /** The per-workflow scripts: one per transition, plus the sweep of one workflow. */
-export const WORKFLOW_SCRIPTS = ['create', 'claim', 'renew', 'complete', 'fail', 'retry', 'replace', 'cancel', 'replay', 'sweep'] as const;
+export const WORKFLOW_SCRIPTS = [
+  'create', 'claim', 'claim_many', 'renew', 'complete', 'complete_many', 'fail', 'retry', 'replace', 'cancel', 'replay', 'sweep',
+] as const;
 
 /** The name of a per-workflow script. */
 export type WorkflowScript = (typeof WORKFLOW_SCRIPTS)[number];

@@ -49,6 +49,8 @@ export const DEFAULT_REDIS_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 interface Connected { client: Redis; scripts: Scripts; feed: EventFeed; sweeper: Sweeper }
 
+interface GroupEntry { args: string[]; resolve: (reply: Reply) => void; reject: (error: unknown) => void }
+
 /** The Redis-backed {@link Store}. */
 export class RedisStore implements Store {
   readonly kind = 'redis';
@@ -56,6 +58,8 @@ export class RedisStore implements Store {
   readonly keys: KeySpace;
   private readonly retentionMs: number;
   private conn: Connected | undefined;
+  /** Claims and completes of this tick, per script and workflow (grouped()). */
+  private readonly groups = new Map<string, { name: 'claim' | 'complete'; workflowId: string; entries: GroupEntry[] }>();
 
   constructor(private readonly options: RedisStoreOptions) {
     this.keys = new KeySpace(options.prefix);
@@ -95,7 +99,7 @@ export class RedisStore implements Store {
 
   async claim(r: ClaimRequest): Promise<ClaimResult> {
     if (!isWorkflowId(r.workflowId)) return { status: 'orphan' };
-    return claimFrom(await this.run('claim', r.workflowId, [r.nodeId, String(r.attempt), r.task, r.token, String(r.leaseMs)]));
+    return claimFrom(await this.grouped('claim', r.workflowId, [r.nodeId, String(r.attempt), r.task, r.token, String(r.leaseMs)]));
   }
 
   async renew(r: CommitRequest & { leaseMs: number }): Promise<'ok' | 'lost' | 'canceled'> {
@@ -104,7 +108,9 @@ export class RedisStore implements Store {
   }
 
   async complete(r: CommitRequest & { result: string; ignoreResult: boolean }): Promise<CommitResult> {
-    return this.commit('complete', r, [r.result, r.ignoreResult ? '1' : '0']);
+    if (!isWorkflowId(r.workflowId)) return { status: 'orphan', ready: [] };
+    const reply = await this.grouped('complete', r.workflowId, [r.nodeId, r.token, r.result, r.ignoreResult ? '1' : '0']);
+    return this.committed(r.workflowId, reply);
   }
 
   async fail(r: CommitRequest & { error: ErrorInfo }): Promise<CommitResult> {
@@ -188,10 +194,59 @@ export class RedisStore implements Store {
 
   private async commit(name: WorkflowScript, r: CommitRequest, args: string[]): Promise<CommitResult> {
     if (!isWorkflowId(r.workflowId)) return { status: 'orphan', ready: [] };
-    const { run, ...result } = commitFrom(await this.run(name, r.workflowId, [r.nodeId, r.token, ...args]), r.workflowId);
-    if (result.settled) this.unindexLater(r.workflowId, run);
+    return this.committed(r.workflowId, await this.run(name, r.workflowId, [r.nodeId, r.token, ...args]));
+  }
+
+  private committed(workflowId: string, reply: Reply): CommitResult {
+    const { run, ...result } = commitFrom(reply, workflowId);
+    if (result.settled) this.unindexLater(workflowId, run);
     return result;
   }
+
+  /**
+   * Runs a claim or a complete together with the others of the same workflow made in this tick: one alone as
+   * its script, several as one `claim_many` / `complete_many` call (entries in call order), each caller getting
+   * its own entry's reply. Sent at the end of the tick, with the tick's other calls (fcall-batcher.ts).
+   */
+  private grouped(name: 'claim' | 'complete', workflowId: string, entry: string[]): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      if (this.groups.size === 0) process.nextTick(() => this.sendGroups());
+      const key = `${name} ${workflowId}`;
+      let group = this.groups.get(key);
+      if (!group) this.groups.set(key, (group = { name, workflowId, entries: [] }));
+      group.entries.push({ args: entry, resolve, reject });
+    });
+  }
+
+  /**
+   * Sends this tick's groups. Every entry's promise settles on every path: the call's reply, its error (after
+   * the retries of scripts.ts: AbortError, a lost library; a batch is as safe to run twice as a single call),
+   * a synchronous throw (a store closed meanwhile), or a batch reply that is not one reply per entry.
+   */
+  private sendGroups(): void {
+    const groups = [...this.groups.values()];
+    this.groups.clear();
+    for (const { name, workflowId, entries } of groups) {
+      const rejectAll = (error: unknown): void => entries.forEach((e) => e.reject(error));
+      try {
+        if (entries.length === 1) {
+          const [one] = entries as [GroupEntry];
+          this.run(name, workflowId, one.args).then(one.resolve, one.reject);
+          continue;
+        }
+        this.run(`${name}_many`, workflowId, entries.flatMap((e) => e.args)).then((replies: unknown) => {
+          if (!Array.isArray(replies) || replies.length !== entries.length) {
+            rejectAll(new Error(`redis store: ${name}_many answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${entries.length} entries`));
+            return;
+          }
+          entries.forEach((e, i) => e.resolve(replies[i] as Reply));
+        }, rejectAll);
+      } catch (error) {
+        rejectAll(error);
+      }
+    }
+  }
+
 
   /**
    * Drops a settled workflow from the sweep index without holding up the caller: the commit is already

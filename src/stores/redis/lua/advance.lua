@@ -200,8 +200,9 @@ end
 -- The guard of a commit (attempt.ts guard): the node when it is running under this token, else the code to
 -- answer: ORPHAN (no such workflow or node), STALE (another claim, or another outcome), ALREADY (this very
 -- outcome was applied under this token: a re-sent command).
+-- A batch (claim_many, complete_many) loads the workflow once: W is kept from the entry before.
 local function guard(id, token, target)
-  if not loadWf() then return nil, CODE.ORPHAN end
+  if not (W or loadWf()) then return nil, CODE.ORPHAN end
   local rec = getNode(id)
   if not rec then return nil, CODE.ORPHAN end
   if rec.tk ~= token then return nil, CODE.STALE end
@@ -209,4 +210,43 @@ local function guard(id, token, target)
   -- A replace under this token is applied once the node has a replacement, even if it has since resolved.
   local applied = rec.s == target or (target == 'waiting' and rcall('HEXISTS', K.repl, id) == 1)
   return nil, applied and CODE.ALREADY or CODE.STALE
+end
+
+--------------------------------------------------------------------------------------------------- claim, complete
+-- One claim (claim.lua; claim_many applies each entry with it): the reply, and whether it changed anything.
+local function claimOne(id, attempt, task, token, leaseMs)
+  attempt = tonumber(attempt)
+  if not (W or loadWf()) then return { CODE.ORPHAN }, false end
+  local rec = getNode(id)
+  if not rec then return { CODE.ORPHAN }, false end
+  if rec.t ~= task then return { CODE.FORGED }, false end
+  local already = rec.s == 'running' and rec.tk == token and rec.a == attempt
+  if not already then
+    if W.state ~= 'running' or rec.a ~= attempt or (rec.s ~= 'queued' and rec.s ~= 'retrying') then return { CODE.STALE }, false end
+    if rec.nb and NOW < rec.nb then return { CODE.EARLY, num(rec.nb - NOW) }, false end
+    rec.tk = token
+    move(id, rec, 'CLAIM')
+    rec.sw = nil; rec.bo = nil -- a message got through: republishing starts over the next time it is ready
+    rec.lu = NOW + tonumber(leaseMs)
+    rec.n = rec.n + 1
+    rec.sa = NOW
+  end
+  -- `ni`: the node takes no parent input (encode.ts); records without the flag may have one.
+  local input = not rec.ni and rcall('HGET', K.input, id) or nil
+  return { CODE.CLAIMED, already and 1 or 0, rcall('HGET', K.spec, id), input and 1 or 0, input and build(input) or '',
+    rec.a, rec.rt, rec.rd, rec.k, W.ebn }, not already
+end
+
+-- One completion (complete.lua; complete_many applies each entry with it), without the write-back: the reply
+-- carries the ready messages and the settled state this entry caused only.
+local function completeOne(id, token, result, ignoreResult)
+  local rec, code = guard(id, token, 'succeeded')
+  if not rec then return { code, '', W and W.run or 0 } end
+  if ignoreResult == '1' then rec.h = true end
+  local from, wasSettled = #W.ready, W.settled
+  succeed(id, rec, 'SUCCEED', result)
+  settleIfDone()
+  local reply = { CODE.OK, (not wasSettled and W.settled) or '', W.run }
+  for i = from + 1, #W.ready do reply[#reply + 1] = W.ready[i] end
+  return reply
 end

@@ -23,24 +23,6 @@
 
   Events: none.
 ]]
-local id, attempt, token = ARGV[5], tonumber(ARGV[6]), ARGV[8]
-if not loadWf() then return { CODE.ORPHAN } end
-local rec = getNode(id)
-if not rec then return { CODE.ORPHAN } end
-if rec.t ~= ARGV[7] then return { CODE.FORGED } end
-local already = rec.s == 'running' and rec.tk == token and rec.a == attempt
-if not already then
-  if W.state ~= 'running' or rec.a ~= attempt or (rec.s ~= 'queued' and rec.s ~= 'retrying') then return { CODE.STALE } end
-  if rec.nb and NOW < rec.nb then return { CODE.EARLY, num(rec.nb - NOW) } end
-  rec.tk = token
-  move(id, rec, 'CLAIM')
-  rec.sw = nil; rec.bo = nil -- a message got through: republishing starts over the next time it is ready
-  rec.lu = NOW + tonumber(ARGV[9])
-  rec.n = rec.n + 1
-  rec.sa = NOW
-  finish()
-end
--- `ni`: the node takes no parent input (encode.ts); records without the flag may have one.
-local input = not rec.ni and rcall('HGET', K.input, id) or nil
-return { CODE.CLAIMED, already and 1 or 0, rcall('HGET', K.spec, id), input and 1 or 0, input and build(input) or '',
-  rec.a, rec.rt, rec.rd, rec.k, W.ebn }
+local reply, changed = claimOne(ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+if changed then finish() end
+return reply

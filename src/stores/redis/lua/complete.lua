@@ -21,10 +21,6 @@
   Events: 'settled' on ARGV[4] when this completion settled the workflow, with the result text when it
   succeeded and the text is at most 16 KiB (advance.lua: finish).
 ]]
-local rec, code = guard(ARGV[5], ARGV[6], 'succeeded')
-if not rec then return { code, '', W and W.run or 0 } end
-if ARGV[8] == '1' then rec.h = true end
-succeed(ARGV[5], rec, 'SUCCEED', ARGV[7])
-settleIfDone()
-finish()
-return commitReply(CODE.OK)
+local reply = completeOne(ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+if reply[1] == CODE.OK then finish() end
+return reply
