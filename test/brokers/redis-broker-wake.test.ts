@@ -1,7 +1,7 @@
 /**
  * Redis broker specifics that the contract does not cover: idle consumers are woken by markers (never by
- * polling), a delayed message earlier than a sleeper's plan wakes it, a consumer stopped while blocked gives back
- * what its pipelined take got, keys stay under the prefix and the queue's hash tag, bad URLs are a ConfigError,
+ * polling), a delayed message earlier than a sleeper's plan wakes it, no CLIENT UNBLOCK is ever sent (it can crash
+ * Redis 7.0), keys stay under the prefix and the queue's hash tag, bad URLs are a ConfigError,
  * and entries are kept byte for byte.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +13,6 @@ import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { decodeEntry, encodeEntry } from '../../src/brokers/redis/entry.js';
 import { queueKeys } from '../../src/brokers/redis/keys.js';
 import { Inbox } from '../contracts/inbox.js';
-import { FaultProxy } from '../support/fault-proxy.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
 import { redisBroker } from './redis-fixture.js';
@@ -60,32 +59,34 @@ describe('redis broker specifics', { skip: redis.skip }, () => {
     await broker.close();
   });
 
-  it('a consumer stopped as its block ends gives back what the pipelined take got, at once, not after a lease', async () => {
-    // The take pipelined behind a block runs the moment a publish ends the block. Its reply is slowed down here
-    // (a proxy with latency in front of the consumer): stop() must wait for it and give the entry back, or it
-    // would sit in flight for the whole lease (30 s).
-    const proxy = await FaultProxy.start({ port: server.port });
-    const prefix = `t${randomUUID().slice(0, 8)}`;
-    const slow = await redisBroker(server, { prefix, url: proxy.url('redis'), blockMs: 20_000 });
-    const direct = await redisBroker(server, { prefix });
-    const admin = new Redis(server.url).on('error', () => undefined);
+  it('never sends CLIENT UNBLOCK: not for a delay due before the block ends, not at stop', async () => {
+    // Redis 7.0.15 crashes on `CLIENT UNBLOCK <id> TIMEOUT` whose target a `CLIENT PAUSE WRITE` postponed (as a
+    // FAILOVER does): "Unknown btype in replyToBlockedClientTimedOut()". The fault property test hit it.
+    const own = await RedisServer.start({ appendonly: false });
+    const broker = await redisBroker(own, { blockMs: 5_000 });
+    const watcher = new Redis(own.url).on('error', () => undefined);
+    const monitor = await watcher.monitor();
+    const unblocks: string[] = [];
+    let barrier!: () => void;
+    const seen = new Promise<void>((resolve) => (barrier = resolve));
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'client' && args[1]?.toLowerCase() === 'unblock') unblocks.push(args.join(' '));
+      if (args[0]?.toLowerCase() === 'echo' && args[1] === 'barrier') barrier();
+    });
     try {
-      const first = await slow.consume(['stop-race'], { prefetch: 4, leaseMs: 30_000 }, () => undefined);
-      while (Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]) < 1) await new Promise((resolve) => setImmediate(resolve));
-      proxy.latency(300);
-      await direct.publish('stop-race', Buffer.from('m'));
-      await first.stop();
-      proxy.latency(0);
       const inbox = new Inbox().onEach((delivery) => void delivery.ack());
-      const second = await direct.consume(['stop-race'], { prefetch: 4, leaseMs: 30_000 }, inbox.onDelivery);
+      const consumer = await broker.consume(['no-unblock'], { prefetch: 2 }, inbox.onDelivery);
+      await broker.publish('no-unblock', Buffer.from('later'), { delayMs: 300 });
       await inbox.waitFor(1, 5_000);
-      assert.deepEqual(inbox.bodies(), ['m']);
-      await second.stop();
+      await consumer.stop();
+      await watcher.echo('barrier'); // MONITOR shows commands in the order the server ran them
+      await seen;
+      assert.deepEqual(unblocks, []);
     } finally {
-      admin.disconnect();
-      await Promise.all([slow.close(), direct.close()]);
-      for (let i = 0; i < 100 && proxy.connections > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-      await proxy.close();
+      monitor.disconnect();
+      watcher.disconnect();
+      await broker.close();
+      await own.stop();
     }
   });
 

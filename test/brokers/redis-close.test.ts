@@ -1,7 +1,7 @@
 /**
  * API.md: `app.close()` releases every connection and timer, so a process that calls it exits on its own; here
- * on the Redis broker under the least-privilege ACL user of docs/redis-data-model.md, which may not send
- * `CLIENT UNBLOCK` (`@dangerous`) to end a consumer's BZPOPMIN before its connection is dropped.
+ * on the Redis broker under the least-privilege ACL user of docs/redis-data-model.md, whose consumer's BZPOPMIN
+ * is still in flight when its connection is dropped (ioredis 5.11 leaves that command's timer armed).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -68,8 +68,6 @@ export class RedisBroker implements Broker {
   private readonly consumers = new Set<RedisConsumer>();
   private readonly nextId = idGenerator();
   private closed = false;
-  /** Cleared when the ACL refuses `CLIENT UNBLOCK` (it is in @dangerous): waits then end at the server's `hz`. */
-  private unblockAllowed = true;
 
   constructor(options: RedisBrokerOptions) {
     this.options = {
@@ -198,18 +196,6 @@ export class RedisBroker implements Broker {
         blocking.on('error', (error: Error) => logger?.debug({ err: error }, 'redis broker: blocking connection error'));
         defineBrokerScripts(blocking);
         return blocking;
-      },
-      unblock: async (clientId) => {
-        if (!this.unblockAllowed) return false;
-        try {
-          await main.client('UNBLOCK', clientId, 'TIMEOUT');
-          return true;
-        } catch (error) {
-          if (!String(error).includes('NOPERM')) throw error;
-          this.unblockAllowed = false;
-          logger?.info('redis broker: CLIENT UNBLOCK refused by the ACL; delayed messages may arrive up to 1/hz s late');
-          return false;
-        }
       },
       logger,
       blockMs,

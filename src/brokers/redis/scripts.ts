@@ -193,8 +193,8 @@ export type TakeReply = Array<Buffer | number>;
 
 /**
  * `BZPOPMIN` on `markers` for `timeoutMs` with {@link TAKE}s pipelined behind it on `connection`, in one write:
- * Redis runs a blocked client's next commands the moment the block ends (a marker popped, the timeout, or
- * `CLIENT UNBLOCK`), so a wake and its takes cost one round trip. `connection` must have the scripts defined
+ * Redis runs a blocked client's next commands the moment the block ends (a marker popped, or the timeout), so a
+ * wake and its takes cost one round trip. `connection` must have the scripts defined
  * ({@link defineBrokerScripts}). Answers the block's error, if any, and each take's outcome.
  */
 export async function blockThenTake(
