@@ -12,7 +12,9 @@
  * 3.10), 12 more started back to back (a backlog), `kill -9` of the broker VM, restart on its data dir.
  * Publishes during the outage retry until the broker is back (or give up after 30 s: the store's sweeper
  * re-publishes whatever was not sent, or was lost, inv 4).
- * Pass: P1-P5, P7; per worker, deliveries marked redelivered ≤ prefetch × (cuts + broker restarts) (D5);
+ * Pass: P1-P5, P7; per worker, deliveries marked redelivered ≤ prefetch × queues × (cuts + broker restarts)
+ * (D5 bounds each AMQP consumer by its prefetch; a worker has one consumer per queue, and quorum queues refuse a
+ * channel-wide prefetch, so up to prefetch × queues deliveries of one worker are unacked when its link drops);
  * every redelivered duplicate is acked and dropped by the claim (no effect committed twice).
  *
  * F4b — the broker drops messages (§1.2). 36 workflows (40 % slow, so the 30 slots fall behind), same
@@ -35,6 +37,7 @@ import { AMQP_URL, amqpAddress } from '../support/amqp.js';
 import {
   assertNoViolations, drawWorkload, FaultEnv, formatFigures, prng, scenarioSeed, sleep, verify, type Tracked,
 } from '../support/fault-harness.js';
+import { FAULT_QUEUES } from '../support/fault-tasks.js';
 import { RabbitNode, rabbitNodeMissing } from '../support/rabbit-node.js';
 import { requireRabbit, requireRedis } from '../support/services.js';
 
@@ -105,16 +108,17 @@ it('F4: close_all_connections × 3 and a broker kill -9 lose nothing and double 
       assert.fail(`P1 (BRAID_FAULT_SEED=${seed}): ${settle.unsettled.length} workflows unsettled ${settle.boundMs} ms after faults stopped:\n  ${(await env.describeUnsettled(settle.unsettled)).join('\n  ')}`);
     }
     const { violations, figures } = await verify(env, runs, { seed });
-    // D5: per consumer, redelivered deliveries ≤ prefetch × connection losses it went through.
+    // D5: per AMQP consumer (one per queue), redelivered deliveries ≤ prefetch × connection losses it went through.
     const losses = CUTS + (node ? 1 : 0);
+    const bound = PREFETCH * FAULT_QUEUES.length * losses;
     const perWorker = [...env.pool.liveCounters().entries()].map(([id, c]) => ({ id, deliveries: c['broker.deliveries'] ?? 0, redelivered: c['broker.redelivered'] ?? 0, stale: c.stale ?? 0 }));
     for (const w of perWorker) {
-      if (w.redelivered > PREFETCH * losses) violations.push(`D5: worker ${w.id} got ${w.redelivered} redelivered deliveries > prefetch ${PREFETCH} × ${losses} connection losses`);
+      if (w.redelivered > bound) violations.push(`D5: worker ${w.id} got ${w.redelivered} redelivered deliveries > prefetch ${PREFETCH} × ${FAULT_QUEUES.length} queues × ${losses} connection losses`);
     }
     if (perWorker.length !== 3) violations.push(`expected the 3 workers alive at the end, found ${perWorker.length}`);
     t.diagnostic(formatFigures('F4', seed, figures, {
       broker: node ? `private node ${node.name}` : 'shared server (fallback)', cuts: CUTS, brokerKills: node ? 1 : 0,
-      declaredBeforeKillMs: node ? declaredBeforeKillMs : 'n/a', brokerRestartMs: restartMs, perWorker, redeliveryBoundPerWorker: PREFETCH * losses,
+      declaredBeforeKillMs: node ? declaredBeforeKillMs : 'n/a', brokerRestartMs: restartMs, perWorker, redeliveryBoundPerWorker: bound,
       recoveryMs: settle.recoveryMs, logs: env.logDir,
     }));
     assertNoViolations(violations, seed, figures);
