@@ -51,13 +51,23 @@ export class AmqpConsumer implements Consumer {
 
   constructor(private readonly settings: ConsumerSettings) {}
 
-  /** First attach; `ConfigError` when a queue does not exist (declare it first). */
+  /**
+   * First attach; `ConfigError` when a queue does not exist (declare it first) or access is refused. A link lost
+   * meanwhile (a broker restarting, `541 INTERNAL_ERROR` from a node that just started) is waited out with
+   * backoff for up to {@link START_RETRY_MS}, as a worker starting during a broker hiccup should not die.
+   */
   async start(): Promise<void> {
-    const model = await this.settings.connection.ready();
-    try {
-      await this.attach(model);
-    } catch (cause) {
-      throw new ConfigError(`amqp consume failed: ${describe(cause)}`, { cause });
+    const deadline = Date.now() + START_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      const model = await this.settings.connection.ready();
+      try {
+        await this.attach(model);
+        break;
+      } catch (cause) {
+        if (isRefusal(cause) || Date.now() >= deadline) throw new ConfigError(`amqp consume failed: ${describe(cause)}`, { cause });
+        this.settings.logger.warn({ err: describe(cause), attempt }, 'amqp consume failed on a lost link; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
+      }
     }
     this.unsubscribe = this.settings.connection.onReconnect(() => this.ensureAttached());
   }
@@ -191,6 +201,15 @@ export class AmqpConsumer implements Consumer {
     this.session = undefined;
     if (session?.alive) await session.channel.close().catch(() => undefined);
   }
+}
+
+/** How long a first attach keeps trying through a lost link before it gives up with ConfigError. */
+export const START_RETRY_MS = 30_000;
+
+/** True for a server's refusal of the consume itself (no such queue, access refused, precondition failed). */
+function isRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 403 || code === 404 || code === 406;
 }
 
 function requeue(session: ChannelSession, message: ConsumeMessage): void {
