@@ -3,7 +3,7 @@
  *
  * - Publish is one script call (one round trip): `RPUSH` onto the queue's list for the message's priority, plus a
  *   marker `ZADD` when the list was empty, to wake idle consumers; a delayed message goes to the queue's
- *   `delayed` sorted set instead. Publishes are written at the end of the tick that issued them (push-batcher.ts),
+ *   `delayed` sorted set instead. Publishes are written at the end of the tick that issued them (src/core/tick-batcher.ts),
  *   not held for ioredis auto-pipelining's `setImmediate`.
  * - Consumers take entries with one script per queue and round: it promotes due delayed entries, returns lapsed
  *   leases to their queue (redelivered), and moves up to `count` entries, highest priority first, into the
@@ -24,7 +24,7 @@ import { readDeadLetters } from './dead-letters.js';
 import { encodeEntry, idGenerator } from './entry.js';
 import { allQueueKeys, PRIORITY_LEVELS, queueKeys, type QueueKeys } from './keys.js';
 import { RedisConsumer, type ConsumerContext } from './redis-consumer.js';
-import { PushBatcher } from './push-batcher.js';
+import { TickBatcher } from '../../core/tick-batcher.js';
 import { defineBrokerScripts, PUSH_COMMAND, type BrokerScripts } from './scripts.js';
 
 /** Options of {@link RedisBroker}. */
@@ -63,7 +63,8 @@ export class RedisBroker implements Broker {
   private main: Redis | undefined;
   private scripts: BrokerScripts | undefined;
   private acks: AckBatcher | undefined;
-  private pushes: PushBatcher | undefined;
+  /** Publishes leave at the end of their tick, several in one pipeline (`push` is left out of auto-pipelining). */
+  private pushes: TickBatcher | undefined;
   private readonly keyCache = new Map<string, QueueKeys>();
   private readonly consumers = new Set<RedisConsumer>();
   private readonly nextId = idGenerator();
@@ -96,7 +97,7 @@ export class RedisBroker implements Broker {
     this.main = main;
     this.scripts = defineBrokerScripts(main);
     this.acks = new AckBatcher(main);
-    this.pushes = new PushBatcher(main, this.scripts);
+    this.pushes = new TickBatcher(main, 'redis broker: publish');
   }
 
   /** Queues need no declaration in Redis; names are checked. */
@@ -111,7 +112,14 @@ export class RedisBroker implements Broker {
     const keys = this.keys(queue);
     const entry = encodeEntry(priority, this.nextId(), body);
     if (delayMs > 0) await (this.scripts as BrokerScripts).delayEntry(keys.delayed, keys.marker, entry, delayMs);
-    else await (this.pushes as PushBatcher).push(keys.lists[priority] as string, keys.marker, entry);
+    else {
+      const scripts = this.scripts as BrokerScripts;
+      const list = keys.lists[priority] as string;
+      await (this.pushes as TickBatcher).send({
+        alone: () => scripts.pushEntry(list, keys.marker, entry),
+        queue: (pipeline) => scripts.queuePush(pipeline, list, keys.marker, entry),
+      });
+    }
   }
 
   /** Starts a consumer of these queues with its own blocking connection. */

@@ -175,7 +175,7 @@ function commandName(name: string): string {
   return `braidBroker${name[0]?.toUpperCase()}${name.slice(1)}${VERSION}`;
 }
 
-/** The ioredis command name of the publish script, for `autoPipeliningIgnoredCommands` (see push-batcher.ts). */
+/** The ioredis command name of the publish script, for `autoPipeliningIgnoredCommands` (see src/core/tick-batcher.ts). */
 export const PUSH_COMMAND = commandName('push');
 
 /** Queues calls of script `name` on `pipeline`, whose connection has the scripts defined. */

@@ -23,7 +23,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  * - `connectTimeout` and `keepAlive` detect dead sockets; `retryStrategy` backs off to 2 s.
  * - `lazyConnect`: `connect()` decides when, and bounds how long.
  * - no `enableAutoPipelining`: it held every command until `setImmediate` (0.2-0.4 ms per claim and commit on
- *   a busy worker). The scripts, which are most commands, are batched per tick instead (fcall-batcher.ts: one
+ *   a busy worker). The scripts, which are most commands, are batched per tick instead (src/core/tick-batcher.ts: one
  *   write per tick, as auto-pipelining gave); the few other commands (reads, the sweep index) go out when
  *   issued, so an index write issued before a create still reaches Redis first.
  */
@@ -111,7 +111,7 @@ export async function checkPersistence(client: Redis, logger?: Logger): Promise<
 export const ABORT_RETRIES = 50;
 
 /**
- * Runs a store command again when ioredis rejected it with `AbortError`: in a pipeline (fcall-batcher.ts), the unanswered
+ * Runs a store command again when ioredis rejected it with `AbortError`: in a pipeline (src/core/tick-batcher.ts), the unanswered
  * rest of a pipeline is rejected when its connection closes instead of being re-sent, although Redis may have
  * run it (D2). Every script and every read is idempotent, so the answer is to run it again (RELIABILITY §1
  * rules): a script that ran answers `already`. A re-run sent while the link is down waits in the offline queue.

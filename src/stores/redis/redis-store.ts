@@ -206,7 +206,7 @@ export class RedisStore implements Store {
   /**
    * Runs a claim or a complete together with the others of the same workflow made in this tick: one alone as
    * its script, several as one `claim_many` / `complete_many` call (entries in call order), each caller getting
-   * its own entry's reply. Sent at the end of the tick, with the tick's other calls (fcall-batcher.ts).
+   * its own entry's reply. Sent at the end of the tick, with the tick's other calls (src/core/tick-batcher.ts).
    */
   private grouped(name: 'claim' | 'complete', workflowId: string, entry: string[]): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {

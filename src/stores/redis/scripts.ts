@@ -17,7 +17,8 @@ import type { Redis } from 'ioredis';
 import { ConfigError } from '../../core/errors.js';
 import { scriptError, type Reply } from './codes.js';
 import { retryAborted } from './connection.js';
-import { FcallBatcher, fcallOp, type Op } from './fcall-batcher.js';
+import { TickBatcher } from '../../core/tick-batcher.js';
+import { batched, fcallOp, type Op } from './fcall-op.js';
 import { buildLibrary, type Library, type ScriptName } from './library.js';
 
 /** The library built from this process's sources (built once: the source does not change at run time). */
@@ -36,14 +37,14 @@ function message(error: unknown): string {
 /** The store's functions on one ioredis client. */
 export class Scripts {
   private loading: Promise<void> | undefined;
-  private readonly batcher: FcallBatcher;
+  private readonly batcher: TickBatcher;
 
   constructor(
     private readonly client: Redis,
     /** The library this client calls (tests may pass another build). */
     readonly library: Library = storeLibrary(),
   ) {
-    this.batcher = new FcallBatcher(client);
+    this.batcher = new TickBatcher(client, 'redis store');
   }
 
   /**
@@ -60,12 +61,12 @@ export class Scripts {
   }
 
   /**
-   * Runs a script (FCALL, sent at the end of this tick with the tick's other calls: fcall-batcher.ts), again when a cut pipeline aborted it (scripts are idempotent), and once more after
+   * Runs a script (FCALL, sent at the end of this tick with the tick's other calls: core/tick-batcher.ts), again when a cut pipeline aborted it (scripts are idempotent), and once more after
    * loading the library again when the server has lost it. Illegal transitions become IllegalTransition.
    */
   async run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<Reply> {
     const fn = this.library.functionName(name);
-    const call = async (): Promise<Reply> => (await this.batcher.send(fcallOp(fn, keys, args))) as Reply;
+    const call = (): Promise<Reply> => this.batcher.send<Reply>(batched(this.client, fcallOp(fn, keys, args)));
     try {
       return await retryAborted(async () => {
         try {
@@ -83,7 +84,7 @@ export class Scripts {
 
   /** Any other command, sent in this tick's batch (in order with the scripts), again when a cut aborted it. */
   command<T>(op: Op): Promise<T> {
-    return retryAborted(() => this.batcher.send<T>(op));
+    return retryAborted(() => this.batcher.send<T>(batched(this.client, op)));
   }
 
   /** One load for every call that found the library missing at the same time. */
