@@ -132,9 +132,9 @@ export class App {
    */
   async start<R>(canvas: Canvas<R, NoParent>, options: StartOptions = {}): Promise<WorkflowHandle<R>> {
     if (!isCanvas(canvas)) throw new CanvasError('start() takes a canvas: a signature, chain, group or chord');
-    const workflowId = options.workflowId ?? newWorkflowId();
-    assertWorkflowId(workflowId);
     const kernel = await this.kernel();
+    const workflowId = options.workflowId ?? kernel.store.mintWorkflowId?.() ?? newWorkflowId();
+    assertWorkflowId(workflowId);
     const graph = buildStoredGraph(canvas, this.registry, this.limits);
     // Every queue a node or errback of the graph routes to, declared once per broker (D6).
     if (!this.options.eager && schemeOf(this.brokerUrl()) !== 'memory') await declareQueues(kernel, [...graph.nodes, ...graph.errbacks].map((n) => n.dispatch.queue));

@@ -159,6 +159,12 @@ export interface Store {
   readonly kind: string;
   /** Connects; fails with ConfigError when unreachable. Records the store epoch (RELIABILITY D4). */
   connect(): Promise<void>;
+  /**
+   * Mints a fresh workflow id when the caller gave none (optional; a random UUID otherwise). The Redis store
+   * mints ids whose keys share a hash slot with the other ids minted in the same tick, so it can store their
+   * transitions in one function call and stay cluster-safe (docs/redis-data-model.md).
+   */
+  mintWorkflowId?(): string;
   /** Stores the whole graph and marks its ready nodes queued, in one step. Idempotent on the workflow id. */
   create(workflowId: string, graph: StoredGraph): Promise<{ created: boolean; ready: ReadyNode[] }>;
   claim(request: ClaimRequest): Promise<ClaimResult>;
