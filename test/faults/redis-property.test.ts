@@ -62,7 +62,16 @@ it('property: random canvases under random fault schedules match the reference, 
   let last: Figures = {};
   try {
     t.diagnostic(`property seed=${seed} runs=${RUNS} logs=${env.logDir}`);
-    await fc.assert(fc.asyncProperty(caseArb, async (c) => {
+    // A crash of the redis-server under test fails the property at once, instead of leaving every client
+    // retrying forever until the test's timeout.
+    let stopWatching = (): void => undefined;
+    const crashed = new Promise<never>((_, reject) => {
+      stopWatching = env.redis.onCrash((why) => {
+        console.error(`property seed=${seed}: ${why}`);
+        reject(new Error(`the redis-server under test crashed (BRAID_FAULT_SEED=${seed}): ${why}`));
+      });
+    });
+    const checked = fc.assert(fc.asyncProperty(caseArb, async (c) => {
       const run = runIndex++;
       const rng = prng(c.salt);
       const canvases = [...c.canvases, shapeCanvas(c.shape, `r${run}`)];
@@ -111,6 +120,12 @@ it('property: random canvases under random fault schedules match the reference, 
       last = figures;
       if (violations.length > 0) throw new Error(`run ${run}: ${violations.length} violation(s):\n  ${violations.slice(0, 40).join('\n  ')}`);
     }), { seed, numRuns: RUNS, endOnFailure: process.env.BRAID_FAULT_SHRINK !== '1' });
+    checked.catch(() => undefined); // after a crash the property's own failure comes too late to matter
+    try {
+      await Promise.race([checked, crashed]);
+    } finally {
+      stopWatching();
+    }
 
     const left = await env.leftovers(all.map((r) => r.plan.id), env.options.retentionMs + 2 * env.options.sweepIntervalMs + 5_000);
     assert.deepEqual(left, [], `P7 (BRAID_FAULT_SEED=${seed}): keys left after retention`);

@@ -804,7 +804,8 @@ export class FaultEnv {
     this.pool.replacing = false;
     await this.pool.stopAll(5_000).catch(() => undefined);
     this.unsubscribe?.();
-    await Promise.all([this.producer, ...this.extraApps].map((app) => app.close().catch(() => undefined)));
+    // Bounded: against a crashed redis-server an app's close would wait on its clients' endless retries.
+    await Promise.all([this.producer, ...this.extraApps].map((app) => Promise.race([app.close().catch(() => undefined), sleep(10_000)])));
     await this.ledger.close();
     this.admin.disconnect();
     await Promise.all([this.storeProxy?.close(), this.brokerProxy?.close()]);

@@ -72,6 +72,7 @@ export async function rawCommand(port: number, command: string, timeoutMs = 1_00
 /** A running private redis-server. */
 export class RedisServer {
   private child: ChildProcess | undefined;
+  private readonly crashListeners = new Set<(why: string) => void>();
 
   private constructor(
     /** Loopback port it listens on. */
@@ -118,6 +119,16 @@ export class RedisServer {
     await this.launch();
   }
 
+  /**
+   * Calls `listener` when the server exits without `kill()`/`stop()`/`restart()` asking it to (a crash), with the
+   * exit status and the tail of its log; returns the unsubscribe. A test races its work against this instead of
+   * hanging on clients that retry forever (`maxRetriesPerRequest: null`).
+   */
+  onCrash(listener: (why: string) => void): () => void {
+    this.crashListeners.add(listener);
+    return () => this.crashListeners.delete(listener);
+  }
+
   /** `kill -9` without restarting (a crash); `restart()` or `stop()` afterwards. */
   async kill(): Promise<void> {
     const child = this.child;
@@ -154,6 +165,11 @@ export class RedisServer {
     child.once('exit', (code, signal) => {
       exit = `exited with ${signal ?? code}`;
       live.delete(child);
+      // kill() forgets the child before signalling it: a child still current here exited by itself.
+      if (this.child === child) {
+        const why = `redis-server on port ${this.port} ${exit}: ${this.logTail()}`;
+        for (const listener of this.crashListeners) listener(why);
+      }
     });
     child.once('error', (error) => {
       exit = error.message;
