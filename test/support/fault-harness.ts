@@ -617,20 +617,37 @@ export class FaultEnv {
   }
 
   /** Writes the plans' node modes to the ledger and starts them, `staggerMs` apart; returns the tracked runs. */
-  async run(plans: readonly WorkflowPlan[], options: { staggerMs?: number; fixed?: boolean; onStart?: (t: Tracked) => void } = {}): Promise<Tracked[]> {
-    const tracked: Tracked[] = [];
+  async run(
+    plans: readonly WorkflowPlan[],
+    options: { staggerMs?: number; fixed?: boolean; onStart?: (t: Tracked) => void; together?: boolean } = {},
+  ): Promise<Tracked[]> {
     for (const plan of plans) {
       await this.ledger.setModes(new Map([...plan.modes].map(([node, mode]) => [`${plan.id}/${node}`, mode])));
     }
-    for (const [i, plan] of plans.entries()) {
-      if (i > 0 && options.staggerMs) await sleep(options.staggerMs);
+    const startOne = async (plan: WorkflowPlan): Promise<Tracked> => {
       const handle = await this.producer.start(plan.canvas as Canvas<unknown, NoParent>, { workflowId: plan.id });
       this.pool.event(`started ${plan.id} (${plan.shape})`);
       const t = this.track(plan, handle, expectedOf(plan, options.fixed ?? false));
       options.onStart?.(t);
-      tracked.push(t);
+      return t;
+    };
+    // `together`: every start in the same tick, so the store may create them in one call (ids of one slot).
+    if (options.together === true) return Promise.all(plans.map(startOne));
+    const tracked: Tracked[] = [];
+    for (const [i, plan] of plans.entries()) {
+      if (i > 0 && options.staggerMs) await sleep(options.staggerMs);
+      tracked.push(await startOne(plan));
     }
     return tracked;
+  }
+
+  /**
+   * `n` fresh workflow ids minted by the producer's store in one tick: on Redis they share a hash slot, so their
+   * transitions may travel together in one function call (redis-store.ts); elsewhere `fallback(i)`.
+   */
+  async mintIds(n: number, fallback: (i: number) => string): Promise<string[]> {
+    const store = (await this.producer.kernel()).store;
+    return Array.from({ length: n }, (_, i) => store.mintWorkflowId?.() ?? fallback(i));
   }
 
   /** Follows a started (or replayed) workflow until it settles, then captures outcome, snapshot and history at once. */
