@@ -24,8 +24,9 @@ import { checkPersistence, closeClient, DEFAULT_CONNECT_TIMEOUT_MS, openClient, 
 import { createArgs, replaceArgs, rootMessages } from './encode.js';
 import { EventFeed } from './events.js';
 import { isWorkflowId, KeySpace } from './keys.js';
-import { readHistory, readOutcome, readSnapshot } from './reads.js';
 import type { WorkflowScript } from './library.js';
+import { SlotMinter } from './mint.js';
+import { readHistory, readOutcome, readSnapshot } from './reads.js';
 import { Scripts } from './scripts.js';
 import { Sweeper } from './sweeper.js';
 
@@ -57,12 +58,14 @@ export class RedisStore implements Store {
   /** Key names of this store. */
   readonly keys: KeySpace;
   private readonly retentionMs: number;
+  private readonly minter: SlotMinter;
   private conn: Connected | undefined;
   /** Claims and completes of this tick, per script and workflow (grouped()). */
   private readonly groups = new Map<string, { name: 'claim' | 'complete'; workflowId: string; entries: GroupEntry[] }>();
 
   constructor(private readonly options: RedisStoreOptions) {
     this.keys = new KeySpace(options.prefix);
+    this.minter = new SlotMinter(options.prefix);
     this.retentionMs = options.retentionMs ?? DEFAULT_REDIS_RETENTION_MS;
     if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs <= 0) throw new RangeError('retentionMs must be a positive integer');
   }
@@ -82,6 +85,14 @@ export class RedisStore implements Store {
     await client.set(this.keys.epoch, randomUUID(), 'NX');
     const common = (id: string): string[] => this.common(id);
     this.conn = { client, scripts, feed: new EventFeed(client, this.keys.events, logger), sweeper: new Sweeper(client, this.keys, scripts, common) };
+  }
+
+  /**
+   * A fresh workflow id (96 random bits) whose keys share a cluster slot with the other ids minted in this tick
+   * (up to 256 per slot), so their creates, claims and completes go out as one call (mint.ts).
+   */
+  mintWorkflowId(): string {
+    return this.minter.mint();
   }
 
   async create(workflowId: string, graph: StoredGraph): Promise<{ created: boolean; ready: ReadyNode[] }> {
