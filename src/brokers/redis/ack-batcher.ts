@@ -4,15 +4,14 @@
  * entry that is gone does nothing, so a re-sent or doubled ack is harmless (RELIABILITY D1).
  */
 import type { Redis } from 'ioredis';
+import { deferred, type Deferred } from './deferred.js';
 
 /** Most entries per ZREM. */
 const CHUNK = 1_000;
 
 interface Batch {
   entries: Buffer[];
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
+  done: Deferred;
 }
 
 /** Collects acks per in-flight key and flushes them on the next turn of the event loop. */
@@ -26,18 +25,12 @@ export class AckBatcher {
   ack(inflightKey: string, entry: Buffer): Promise<void> {
     let batch = this.pending.get(inflightKey);
     if (batch === undefined) {
-      let resolve!: () => void;
-      let reject!: (error: unknown) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      batch = { entries: [], promise, resolve, reject };
+      batch = { entries: [], done: deferred() };
       this.pending.set(inflightKey, batch);
     }
     batch.entries.push(entry);
     this.scheduled ??= setImmediate(() => this.flush());
-    return batch.promise;
+    return batch.done.promise;
   }
 
   /**
@@ -54,7 +47,7 @@ export class AckBatcher {
     for (const [key, batch] of batches) {
       const sends: Promise<unknown>[] = [];
       for (let i = 0; i < batch.entries.length; i += CHUNK) sends.push(this.redis.zrem(key, ...batch.entries.slice(i, i + CHUNK)));
-      done.push(Promise.all(sends).then(() => batch.resolve(), batch.reject));
+      done.push(Promise.all(sends).then(() => batch.done.resolve(), batch.done.reject));
     }
     return Promise.all(done).then(() => undefined);
   }

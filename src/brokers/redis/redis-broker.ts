@@ -1,10 +1,10 @@
 /**
  * The Redis broker on ioredis. Layout and the measurements behind it: docs/redis-broker.md; keys: keys.ts.
  *
- * - Publish is one script call (one round trip): `RPUSH` onto the queue's list for the message's priority, plus a
- *   marker `ZADD` when the list was empty, to wake idle consumers; a delayed message goes to the queue's
- *   `delayed` sorted set instead. Publishes are written at the end of the tick that issued them (src/core/tick-batcher.ts),
- *   not held for ioredis auto-pipelining's `setImmediate`.
+ * - Publishes of one tick to one queue go as one script call (publish-batcher.ts): `RPUSH` onto the queue's list
+ *   for each message's priority, plus a marker `ZADD` when a list was empty, to wake idle consumers; delayed
+ *   messages go to the queue's `delayed` sorted set instead, likewise one call. They are written at the end of the
+ *   tick that issued them, not held for ioredis auto-pipelining's `setImmediate`.
  * - Consumers take entries with one script per queue and round: it promotes due delayed entries, returns lapsed
  *   leases to their queue (redelivered), and moves up to `count` entries, highest priority first, into the
  *   `inflight` sorted set scored by lease deadline. Nothing is popped destructively: an entry is always in a
@@ -24,8 +24,8 @@ import { readDeadLetters } from './dead-letters.js';
 import { encodeEntry, idGenerator } from './entry.js';
 import { allQueueKeys, PRIORITY_LEVELS, queueKeys, type QueueKeys } from './keys.js';
 import { RedisConsumer, type ConsumerContext } from './redis-consumer.js';
-import { TickBatcher } from '../../core/tick-batcher.js';
-import { defineBrokerScripts, PUSH_COMMAND, type BrokerScripts } from './scripts.js';
+import { PublishBatcher } from './publish-batcher.js';
+import { defineBrokerScripts, PUBLISH_COMMANDS, type BrokerScripts } from './scripts.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
@@ -63,8 +63,8 @@ export class RedisBroker implements Broker {
   private main: Redis | undefined;
   private scripts: BrokerScripts | undefined;
   private acks: AckBatcher | undefined;
-  /** Publishes leave at the end of their tick, several in one pipeline (`push` is left out of auto-pipelining). */
-  private pushes: TickBatcher | undefined;
+  /** Publishes leave at the end of their tick, one script call per queue (left out of auto-pipelining). */
+  private publishes: PublishBatcher | undefined;
   private readonly keyCache = new Map<string, QueueKeys>();
   private readonly consumers = new Set<RedisConsumer>();
   private readonly nextId = idGenerator();
@@ -89,7 +89,7 @@ export class RedisBroker implements Broker {
       {
         ...this.options.redisOptions,
         enableAutoPipelining: true,
-        autoPipeliningIgnoredCommands: [PUSH_COMMAND],
+        autoPipeliningIgnoredCommands: PUBLISH_COMMANDS,
         socketTimeout: this.options.socketTimeoutMs,
       },
       this.options.logger,
@@ -97,7 +97,7 @@ export class RedisBroker implements Broker {
     this.main = main;
     this.scripts = defineBrokerScripts(main);
     this.acks = new AckBatcher(main);
-    this.pushes = new TickBatcher(main, 'redis broker: publish');
+    this.publishes = new PublishBatcher(main, this.scripts);
   }
 
   /** Queues need no declaration in Redis; names are checked. */
@@ -111,15 +111,9 @@ export class RedisBroker implements Broker {
     this.connection();
     const keys = this.keys(queue);
     const entry = encodeEntry(priority, this.nextId(), body);
-    if (delayMs > 0) await (this.scripts as BrokerScripts).delayEntry(keys.delayed, keys.marker, entry, delayMs);
-    else {
-      const scripts = this.scripts as BrokerScripts;
-      const list = keys.lists[priority] as string;
-      await (this.pushes as TickBatcher).send({
-        alone: () => scripts.pushEntry(list, keys.marker, entry),
-        queue: (pipeline) => scripts.queuePush(pipeline, list, keys.marker, entry),
-      });
-    }
+    const publishes = this.publishes as PublishBatcher;
+    if (delayMs > 0) await publishes.delay(keys, entry, delayMs);
+    else await publishes.push(keys, priority, entry);
   }
 
   /** Starts a consumer of these queues with its own blocking connection. */

@@ -77,27 +77,47 @@ out[1] = wake
 return out`;
 
 /**
- * push — publish one entry: append it to its ready list and, when that list was empty, set the marker so an
- * idle consumer wakes. One script so a publish is one round trip (the marker no longer waits for RPUSH's reply).
- * KEYS[1] the ready list of the entry's priority, KEYS[2] marker. ARGV[1] entry.
- * Returns the list's new length. Run twice: the entry is appended twice; the consumer that takes the second copy
- * finds its node already claimed and drops it (a duplicate publish is harmless, DESIGN inv 2).
+ * pushMany — publish a batch of entries of one queue (every publish of one tick to that queue, at most a thousand):
+ * append each to the ready list of its priority, one `RPUSH` per list, and, when a list was empty before,
+ * set the marker so an idle consumer wakes. One call per queue and tick, one round trip.
+ * KEYS[1] marker, KEYS[2..k+1] the ready lists written (k >= 1).
+ * ARGV[1..k] how many entries go to each of those lists, then the entries, list by list, each list's in publish
+ * order (so entries of one list stay in order).
+ * Returns how many entries were appended. Run twice: every entry is appended twice; the consumer that takes a
+ * second copy finds its node already claimed and drops it (a duplicate publish is harmless, DESIGN inv 2).
  */
-const PUSH = `local n = redis.call('RPUSH', KEYS[1], ARGV[1])
-if n == 1 then redis.call('ZADD', KEYS[2], 0, 'm') end
-return n`;
+const PUSH = `local k = #KEYS - 1
+local at = k + 1
+local wake = false
+for i = 1, k do
+  local n = tonumber(ARGV[i])
+  if redis.call('RPUSH', KEYS[i + 1], unpack(ARGV, at, at + n - 1)) == n then wake = true end
+  at = at + n
+end
+if wake then redis.call('ZADD', KEYS[1], 0, 'm') end
+return at - k - 1`;
 
 /**
- * delay — store an entry until it is due.
- * KEYS[1] delayed, KEYS[2] marker. ARGV[1] entry, ARGV[2] delay ms.
- * Sets the marker when the entry is the earliest, so a sleeping consumer wakes and re-plans its sleep.
- * Run twice: the same member is re-scored (a few ms later at most); never a duplicate.
+ * delayMany — store a batch of entries of one queue until each is due (every delayed publish of one tick to that
+ * queue, at most a thousand), one `ZADD`.
+ * KEYS[1] delayed, KEYS[2] marker. ARGV pairs: delay ms, entry.
+ * Sets the marker when one of them is (tied for) the earliest, so a sleeping consumer wakes and re-plans its
+ * sleep. Returns how many entries were stored.
+ * Run twice: the same members are re-scored (a few ms later at most); never a duplicate.
  */
 const DELAY = `${NOW}
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-local first = redis.call('ZRANGE', KEYS[1], 0, 0)
-if first[1] == ARGV[1] then redis.call('ZADD', KEYS[2], 0, 'm') end
-return 1`;
+local args = {}
+local earliest
+for i = 1, #ARGV - 1, 2 do
+  local due = now + tonumber(ARGV[i])
+  args[i] = due
+  args[i + 1] = ARGV[i + 1]
+  if earliest == nil or due < earliest then earliest = due end
+end
+redis.call('ZADD', KEYS[1], unpack(args))
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if tonumber(first[2]) >= earliest then redis.call('ZADD', KEYS[2], 0, 'm') end
+return #args / 2`;
 
 /**
  * renew — extend the leases of entries a live consumer still holds.
@@ -158,11 +178,10 @@ const VERSION = 'V1';
 export interface BrokerScripts {
   /** {@link TAKE}: returns `[wakeMs, ...entries]`. */
   takeEntries(keys: string[], count: number, leaseMs: number, limit: number): Promise<TakeReply>;
-  /** {@link PUSH}: returns the ready list's new length. */
-  pushEntry(list: string, marker: string, entry: Buffer): Promise<number>;
-  /** {@link PUSH} queued on a pipeline of the same connection (its reply: the list's new length). */
-  queuePush(pipeline: ChainableCommander, list: string, marker: string, entry: Buffer): void;
-  delayEntry(delayed: string, marker: string, entry: Buffer, delayMs: number): Promise<number>;
+  /** Sends one {@link PUSH} or {@link DELAY} call; resolves with how many entries it stored. */
+  publish(call: PublishCall): Promise<number>;
+  /** Queues one {@link PUSH} or {@link DELAY} call on a pipeline of the same connection. */
+  queuePublish(pipeline: ChainableCommander, call: PublishCall): void;
   renewEntries(inflight: string, leaseMs: number, entries: Buffer[]): Promise<number>;
   giveBackEntries(inflight: string, marker: string, entries: Buffer[]): Promise<number>;
   deadLetterEntry(inflight: string, dead: string, entry: Buffer, queue: string, reason: string, detail: string | undefined, max: number): Promise<number>;
@@ -175,8 +194,20 @@ function commandName(name: string): string {
   return `braidBroker${name[0]?.toUpperCase()}${name.slice(1)}${VERSION}`;
 }
 
-/** The ioredis command name of the publish script, for `autoPipeliningIgnoredCommands` (see src/core/tick-batcher.ts). */
-export const PUSH_COMMAND = commandName('push');
+/**
+ * One call of a publishing script: `pushMany` ({@link PUSH}) or `delayMany` ({@link DELAY}), with its arguments
+ * as Redis takes them: the number of keys, the keys, then ARGV.
+ */
+export interface PublishCall {
+  script: 'pushMany' | 'delayMany';
+  args: Array<string | number | Buffer>;
+}
+
+/**
+ * ioredis command names of the publishing scripts, for `autoPipeliningIgnoredCommands`: publishes leave at the
+ * end of their tick (publish-batcher.ts), not at auto-pipelining's `setImmediate`.
+ */
+export const PUBLISH_COMMANDS = [commandName('pushMany'), commandName('delayMany')];
 
 /** Queues calls of script `name` on `pipeline`, whose connection has the scripts defined. */
 function onPipeline(pipeline: ChainableCommander, name: string): (...args: Array<string | number | Buffer>) => void {
@@ -214,10 +245,10 @@ export async function blockThenTake(
 
 /** Defines the scripts on `redis` (once per connection) and returns typed wrappers. */
 export function defineBrokerScripts(redis: Redis): BrokerScripts {
-  const scripts: Array<[string, number, string]> = [
+  const scripts: Array<[string, number | undefined, string]> = [
     ['take', 13, TAKE],
-    ['push', 2, PUSH],
-    ['delay', 2, DELAY],
+    ['pushMany', undefined, PUSH],
+    ['delayMany', undefined, DELAY],
     ['renew', 1, RENEW],
     ['giveBack', 2, GIVE_BACK],
     ['deadLetter', 2, DEAD_LETTER],
@@ -225,7 +256,7 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
   const calls = new Map<string, Call>();
   for (const [name, numberOfKeys, lua] of scripts) {
     const command = commandName(name);
-    if (!(command in redis)) redis.defineCommand(command, { numberOfKeys, lua });
+    if (!(command in redis)) redis.defineCommand(command, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
     const target = redis as unknown as Record<string, Call>;
     const buffered = target[`${command}Buffer`] as Call;
     calls.set(name, (...args) => buffered.apply(redis, args));
@@ -233,9 +264,8 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
   const call = (name: string): Call => calls.get(name) as Call;
   return {
     takeEntries: (keys, count, leaseMs, limit) => call('take')(...keys, count, leaseMs, limit) as Promise<TakeReply>,
-    pushEntry: (list, marker, entry) => call('push')(list, marker, entry) as Promise<number>,
-    queuePush: (pipeline, list, marker, entry) => onPipeline(pipeline, 'push')(list, marker, entry),
-    delayEntry: (delayed, marker, entry, delayMs) => call('delay')(delayed, marker, entry, delayMs) as Promise<number>,
+    publish: ({ script, args }) => call(script)(...args) as Promise<number>,
+    queuePublish: (pipeline, { script, args }) => onPipeline(pipeline, script)(...args),
     renewEntries: (inflight, leaseMs, entries) => call('renew')(inflight, leaseMs, ...entries) as Promise<number>,
     giveBackEntries: (inflight, marker, entries) => call('giveBack')(inflight, marker, ...entries) as Promise<number>,
     deadLetterEntry: (inflight, dead, entry, queue, reason, detail, max) =>
