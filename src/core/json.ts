@@ -23,43 +23,122 @@ export const DEFAULT_MAX_JSON_DEPTH = 128;
  * Throws {@link SerializationError} naming the path of the first value that is not plain JSON: undefined,
  * NaN, ±Infinity, BigInt, symbols, functions, Date, Map, Set, class instances, sparse arrays, cycles,
  * `__proto__` keys, or nesting deeper than `maxDepth`. Iterative, so a 100,000-deep array cannot blow the stack.
+ * Values are visited depth first in order; a path string is only built for the value refused.
  */
 export function assertJson(value: unknown, path: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): asserts value is JsonValue {
-  interface Pending { value: unknown; path: string; depth: number; parent: Pending | undefined }
-  const stack: Pending[] = [{ value, path, depth: 0, parent: undefined }];
-  while (stack.length > 0) {
-    const item = stack.pop()!;
-    const { value: v, path: p, depth } = item;
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new SerializationError(p, `${String(v)} is not a JSON number`);
+  walkJson(value, path, maxDepth);
+}
+
+/**
+ * Checks a value like {@link assertJson} and that its JSON text is at most `maxBytes` long, without encoding it
+ * when a bound on its size computed during the check is within the limit (arguments are stored, not sent, here).
+ */
+export function assertJsonSize(value: unknown, path: string, limits: JsonLimits): asserts value is JsonValue {
+  if (walkJson(value, path, limits.maxDepth) <= limits.maxBytes) return;
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > limits.maxBytes) throw new SerializationError(path, `${bytes} bytes is over the limit of ${limits.maxBytes} bytes`);
+}
+
+/** The walk behind {@link assertJson}; returns an upper bound of the UTF-8 bytes of the value's JSON text. */
+function walkJson(value: unknown, path: string, maxDepth: number): number {
+  const leaf = leafBound(value, path, noFrames);
+  if (leaf >= 0) return leaf;
+  const frames: Frame[] = [];
+  let bound = enter(value as object, path, frames, maxDepth);
+  while (frames.length > 0) {
+    const frame = frames[frames.length - 1]!;
+    const at = frame.next;
+    if (at >= frame.length) {
+      frames.pop();
       continue;
     }
-    if (typeof v !== 'object') throw new SerializationError(p, `${describe(v)} is not a JSON value`);
-    for (let up = item.parent; up; up = up.parent) {
-      if (up.value === v) throw new SerializationError(p, 'circular reference');
+    frame.next = at + 1;
+    let child: unknown;
+    if (frame.keys === null) child = (frame.value as unknown[])[at];
+    else {
+      const key = frame.keys[at]!;
+      child = (frame.value as Record<string, unknown>)[key];
+      bound += stringBound(key) + 1;
     }
-    if (depth >= maxDepth) throw new SerializationError(p, `nested deeper than ${maxDepth} levels`);
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) {
-        if (!(i in v)) throw new SerializationError(`${p}[${i}]`, 'sparse array hole is not a JSON value');
-        stack.push({ value: v[i], path: `${p}[${i}]`, depth: depth + 1, parent: item });
-      }
+    const size = leafBound(child, path, frames);
+    if (size >= 0) {
+      bound += size;
       continue;
     }
-    const proto: unknown = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new SerializationError(p, `${describe(v)} is not a plain object; pass ids, not objects`);
+    for (const up of frames) {
+      if (up.value === child) throw new SerializationError(pathOf(path, frames), 'circular reference');
     }
-    if (Object.getOwnPropertySymbols(v).length > 0) throw new SerializationError(p, 'symbol keys are not JSON');
-    const keys = Object.keys(v);
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const key = keys[i]!;
-      if (key === '__proto__') throw new SerializationError(`${p}.__proto__`, '__proto__ keys are refused');
-      const child = (v as Record<string, unknown>)[key];
-      stack.push({ value: child, path: `${p}${propertyPath(key)}`, depth: depth + 1, parent: item });
-    }
+    bound += enter(child as object, path, frames, maxDepth);
   }
+  return bound;
+}
+
+/** One container being walked: its children are visited in order, `next` is the one to visit next. */
+interface Frame {
+  value: object;
+  /** Own enumerable keys of an object; null for an array. */
+  keys: string[] | null;
+  length: number;
+  next: number;
+}
+
+const noFrames: Frame[] = [];
+
+/**
+ * For a valid primitive, a bound on its JSON bytes; throws for an invalid one; -1 for an object, which the caller
+ * walks. The path of the value is that of the last frame's previous child (or the root when there is no frame).
+ */
+function leafBound(v: unknown, root: string, frames: Frame[]): number {
+  if (typeof v === 'string') return stringBound(v);
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new SerializationError(pathOf(root, frames), `${String(v)} is not a JSON number`);
+    return MAX_NUMBER_CHARS;
+  }
+  if (v === null || typeof v === 'boolean') return 5;
+  if (typeof v !== 'object') throw new SerializationError(pathOf(root, frames), `${describe(v)} is not a JSON value`);
+  return -1;
+}
+
+/** Longest text of a finite number, e.g. `-1.2345678901234567e-123`. */
+const MAX_NUMBER_CHARS = 25;
+
+/** A code unit is at most 6 bytes in JSON (`\uXXXX`), plus the quotes. */
+function stringBound(s: string): number {
+  return 2 + 6 * s.length;
+}
+
+/**
+ * Checks an object value (depth, holes, prototype, symbol and `__proto__` keys) and pushes its frame. Returns the
+ * bytes of its brackets and separators.
+ */
+function enter(v: object, root: string, frames: Frame[], maxDepth: number): number {
+  if (frames.length >= maxDepth) throw new SerializationError(pathOf(root, frames), `nested deeper than ${maxDepth} levels`);
+  if (Array.isArray(v)) {
+    for (let i = v.length - 1; i >= 0; i--) {
+      if (!(i in v)) throw new SerializationError(`${pathOf(root, frames)}[${i}]`, 'sparse array hole is not a JSON value');
+    }
+    frames.push({ value: v, keys: null, length: v.length, next: 0 });
+    return 2 + v.length;
+  }
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new SerializationError(pathOf(root, frames), `${describe(v)} is not a plain object; pass ids, not objects`);
+  }
+  if (Object.getOwnPropertySymbols(v).length > 0) throw new SerializationError(pathOf(root, frames), 'symbol keys are not JSON');
+  const keys = Object.keys(v);
+  if (keys.includes('__proto__')) throw new SerializationError(`${pathOf(root, frames)}.__proto__`, '__proto__ keys are refused');
+  frames.push({ value: v, keys, length: keys.length, next: 0 });
+  return 2 + keys.length;
+}
+
+/** The path of the value last taken from the innermost frame (the root itself when there is no frame). */
+function pathOf(root: string, frames: readonly Frame[]): string {
+  let path = root;
+  for (const frame of frames) {
+    const at = frame.next - 1;
+    path += frame.keys === null ? `[${at}]` : propertyPath(frame.keys[at]!);
+  }
+  return path;
 }
 
 /**
@@ -69,6 +148,8 @@ export function assertJson(value: unknown, path: string, maxDepth = DEFAULT_MAX_
 export function encodeJson(value: unknown, path: string, limits: JsonLimits): string {
   assertJson(value, path, limits.maxDepth);
   const text = JSON.stringify(value);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short texts need no byte count.
+  if (text.length * 3 <= limits.maxBytes) return text;
   const bytes = Buffer.byteLength(text);
   if (bytes > limits.maxBytes) {
     throw new SerializationError(path, `${bytes} bytes is over the limit of ${limits.maxBytes} bytes`);
@@ -76,8 +157,13 @@ export function encodeJson(value: unknown, path: string, limits: JsonLimits): st
   return text;
 }
 
-/** Parses JSON text, refusing `__proto__` keys anywhere in it (inv 10). Throws SyntaxError or SerializationError. */
+/**
+ * Parses JSON text, refusing `__proto__` keys anywhere in it (inv 10). Throws SyntaxError or SerializationError.
+ * A text that spells neither `__proto__` nor a `\u` escape (the only way JSON can write such a key otherwise)
+ * cannot hold one and is parsed without a reviver.
+ */
 export function parseJson(text: string): JsonValue {
+  if (!text.includes('__proto__') && !text.includes('\\u')) return JSON.parse(text) as JsonValue;
   return JSON.parse(text, (key, value: unknown) => {
     if (key === '__proto__') throw new SerializationError('$', '__proto__ keys are refused');
     return value;

@@ -43,22 +43,50 @@ export class ReplaceSignal {
   constructor(readonly canvas: AnyCanvas) {}
 }
 
-/** The context of one attempt; `requested` holds a retry or replace asked for, even if the handler swallowed the throw. */
+/**
+ * The context of one attempt; `requested` holds a retry or replace asked for, even if the handler swallowed the
+ * throw. The child logger and the AbortController behind `signal` are made on first use: each costs more than
+ * a whole trivial task, and most handlers touch neither. An abort that comes before `signal` is first read is
+ * remembered, so the signal is then already aborted with that reason.
+ */
 export class AttemptContext implements TaskContext {
   requested: RetrySignal | ReplaceSignal | undefined;
+  private child: Logger | undefined;
+  private controller: AbortController | undefined;
+  private abortedWith: { reason: unknown } | undefined;
 
-  /** `makeLog` is called on first use of `log` (a child logger per node costs more than a trivial task). */
   constructor(
     readonly workflowId: string,
     readonly nodeId: string,
     readonly taskName: string,
     readonly attempt: number,
-    private readonly makeLog: () => Logger,
-    readonly signal: AbortSignal,
+    private readonly logger: Logger,
   ) {}
 
+  /** A child of the app's logger bound to task name, node id and workflow id (made on first use). */
   get log(): Logger {
-    return this.makeLog();
+    return (this.child ??= this.logger.child({ task: this.taskName, nodeId: this.nodeId, workflowId: this.workflowId }));
+  }
+
+  /** Aborted on the soft time limit, the hard limit, cancel, a lost lease or shutdown (made on first use). */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Whether `signal` is aborted (read without making it). */
+  get aborted(): boolean {
+    return this.abortedWith !== undefined;
+  }
+
+  /** Aborts `signal` with `reason`; the first abort wins, as with an AbortController. */
+  abort(reason: unknown): void {
+    if (this.abortedWith) return;
+    this.abortedWith = { reason };
+    this.controller?.abort(reason);
   }
 
   get idempotencyKey(): string {

@@ -5,7 +5,6 @@
  * Bad input never throws out of here (inv 10).
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
 import { CanvasError, toErrorInfo, UnknownTaskError } from '../core/errors.js';
 import type { Delivery, Envelope } from '../brokers/broker.js';
 import type { ClaimedNode, CommitResult } from '../stores/store.js';
@@ -15,8 +14,9 @@ import { crashPoint } from './crash-points.js';
 import { decide, type Decision } from './decide.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { buildStoredGraph } from './fragment.js';
-import { declareQueues, publishReady, type Kernel } from './kernel.js';
+import { declareGraphQueues, publishReady, type Kernel } from './kernel.js';
 import { Lease } from './lease.js';
+import { commitCounter } from './counter-names.js';
 import { runHandler, Stopper } from './run-handler.js';
 import { withStoreRetries } from './store-retry.js';
 
@@ -53,7 +53,8 @@ export class DeliveryHandler {
     }
     const envelope = decoded.envelope;
     const token = randomUUID();
-    const claim = await withStoreRetries(this.kernel, 'claim', () => this.kernel.store.claim({ ...envelope, token, leaseMs: this.leaseMs }));
+    const request = { workflowId: envelope.workflowId, nodeId: envelope.nodeId, attempt: envelope.attempt, task: envelope.task, token, leaseMs: this.leaseMs };
+    const claim = await withStoreRetries(this.kernel, 'claim', () => this.kernel.store.claim(request));
     switch (claim.status) {
       case 'orphan':
       case 'stale':
@@ -78,30 +79,26 @@ export class DeliveryHandler {
 
   private async runClaimed(delivery: Delivery, envelope: Envelope, node: ClaimedNode, token: string): Promise<void> {
     const { registry, logger, counters, limits } = this.kernel;
-    const ref = { workflowId: envelope.workflowId, nodeId: envelope.nodeId, token };
+    const { workflowId, nodeId } = envelope;
     const options = registry.resolve(node.task, node.options);
     if (!options.acksLate) await delivery.ack();
-    const bindings = { task: node.task, nodeId: envelope.nodeId, workflowId: envelope.workflowId };
-    let child: Logger | undefined;
-    const log = (): Logger => (child ??= logger.child(bindings));
-    const controller = new AbortController();
+    const ctx = new AttemptContext(workflowId, nodeId, node.task, node.retries + 1, logger);
     const outside = new Stopper();
-    const lease = new Lease(this.kernel, { ...ref, leaseMs: this.leaseMs }, (reason) => outside.stop(reason));
-    this.track(envelope.workflowId, outside, true);
+    const lease = new Lease(this.kernel, { workflowId, nodeId, token, leaseMs: this.leaseMs }, (reason) => outside.stop(reason));
+    this.track(workflowId, outside, true);
     let decision: Decision;
     try {
       const task = registry.get(node.task);
       if (!task) {
         decision = { kind: 'fail', error: toErrorInfo(new UnknownTaskError(node.task)) };
       } else {
-        const ctx = new AttemptContext(envelope.workflowId, envelope.nodeId, node.task, node.retries + 1, log, controller.signal);
-        if (logger.isLevelEnabled('debug')) log().debug({ attempt: ctx.attempt }, 'task started');
-        const raw = await runHandler(task.handler, ctx, node.args, options, controller, outside);
+        if (logger.isLevelEnabled('debug')) ctx.log.debug({ attempt: ctx.attempt }, 'task started');
+        const raw = await runHandler(task.handler, ctx, node.args, options, outside);
         decision = decide(raw, { options, retries: node.retries, resultBytes: limits.resultBytes, jsonDepth: limits.jsonDepth, random: this.kernel.random });
       }
     } finally {
       lease.stop();
-      this.track(envelope.workflowId, outside, false);
+      this.track(workflowId, outside, false);
     }
     if (decision.kind === 'abandon') {
       counters.add('abandoned');
@@ -109,23 +106,24 @@ export class DeliveryHandler {
       else if (options.acksLate) await delivery.ack();
       return;
     }
-    const result = await this.commit(decision, ref, node, envelope.nodeId, options);
-    counters.add(`commit.${decision.kind}.${result.status}`);
-    if (result.status === 'stale') log().warn({ event: 'stale_commit', outcome: decision.kind }, 'stale_commit: the claim was lost; result dropped');
-    else if (decision.kind === 'fail') log().warn({ err: decision.error }, 'task failed');
-    else if (decision.kind === 'retry') log().info({ err: decision.error, delayMs: decision.delayMs }, 'task will retry');
+    const result = await this.commit(decision, workflowId, nodeId, token, node, options);
+    counters.add(commitCounter(decision.kind, result.status));
+    if (result.status === 'stale') ctx.log.warn({ event: 'stale_commit', outcome: decision.kind }, 'stale_commit: the claim was lost; result dropped');
+    else if (decision.kind === 'fail') ctx.log.warn({ err: decision.error }, 'task failed');
+    else if (decision.kind === 'retry') ctx.log.info({ err: decision.error, delayMs: decision.delayMs }, 'task will retry');
     crashPoint('after-commit-before-publish');
-    await publishReady(this.kernel, result.ready);
+    if (result.ready.length > 0) await publishReady(this.kernel, result.ready);
     crashPoint('after-commit-before-ack');
     if (options.acksLate) await delivery.ack();
   }
 
-  private async commit(decision: Exclude<Decision, { kind: 'abandon' }>, ref: { workflowId: string; nodeId: string; token: string }, node: ClaimedNode, nodeId: string, options: ResolvedOptions): Promise<CommitResult> {
+  private async commit(decision: Exclude<Decision, { kind: 'abandon' }>, workflowId: string, nodeId: string, token: string, node: ClaimedNode, options: ResolvedOptions): Promise<CommitResult> {
     const { store, registry, limits } = this.kernel;
+    const ref = { workflowId, nodeId, token };
     switch (decision.kind) {
       case 'complete': {
-        const ignoreResult = options.ignoreResult;
-        return withStoreRetries(this.kernel, 'complete', () => store.complete({ ...ref, result: decision.result, ignoreResult }));
+        const request = { workflowId, nodeId, token, result: decision.result, ignoreResult: options.ignoreResult };
+        return withStoreRetries(this.kernel, 'complete', () => store.complete(request));
       }
       case 'retry':
         return withStoreRetries(this.kernel, 'retry', () => store.retry({ ...ref, error: decision.error, delayMs: decision.delayMs }));
@@ -141,7 +139,7 @@ export class DeliveryHandler {
           return withStoreRetries(this.kernel, 'fail', () => store.fail({ ...ref, error: toErrorInfo(error) }));
         }
         // The replacement's nodes and errbacks may route to queues nobody declared yet (RabbitMQ refuses those).
-        await declareQueues(this.kernel, [...graph.nodes, ...graph.errbacks].map((n) => n.dispatch.queue));
+        await declareGraphQueues(this.kernel, graph);
         crashPoint('after-replace-before-commit');
         return withStoreRetries(this.kernel, 'replace', () => store.replace({ ...ref, graph }));
       }

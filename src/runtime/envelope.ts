@@ -11,7 +11,8 @@ export const ENVELOPE_VERSION = 1;
 
 /** Encodes an envelope as a message body. */
 export function encodeEnvelope(envelope: Omit<Envelope, 'v'>): Buffer {
-  return Buffer.from(JSON.stringify({ v: ENVELOPE_VERSION, workflowId: envelope.workflowId, nodeId: envelope.nodeId, attempt: envelope.attempt, task: envelope.task }));
+  // The same text as JSON.stringify of { v, workflowId, nodeId, attempt, task }, without the object.
+  return Buffer.from(`{"v":${ENVELOPE_VERSION},"workflowId":${JSON.stringify(envelope.workflowId)},"nodeId":${JSON.stringify(envelope.nodeId)},"attempt":${JSON.stringify(envelope.attempt)},"task":${JSON.stringify(envelope.task)}}`);
 }
 
 /** A body that cannot be processed, and why. */
@@ -21,6 +22,7 @@ export interface Rejection {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+const NODE_ID = /^[A-Za-z0-9._:-]{1,512}$/;
 
 /** Checks and decodes a body; never throws. */
 export function decodeEnvelope(body: Buffer, maxBytes: number): { envelope: Envelope } | Rejection {
@@ -40,7 +42,7 @@ export function decodeEnvelope(body: Buffer, maxBytes: number): { envelope: Enve
       : { reason: 'invalid_envelope', detail: 'missing envelope version' };
   }
   if (!isWorkflowId(e.workflowId)) return { reason: 'invalid_envelope', detail: 'workflowId is missing or invalid' };
-  if (typeof e.nodeId !== 'string' || !/^[A-Za-z0-9._:-]{1,512}$/.test(e.nodeId)) return { reason: 'invalid_envelope', detail: 'nodeId is missing or invalid' };
+  if (typeof e.nodeId !== 'string' || !NODE_ID.test(e.nodeId)) return { reason: 'invalid_envelope', detail: 'nodeId is missing or invalid' };
   if (typeof e.attempt !== 'number' || !Number.isSafeInteger(e.attempt) || e.attempt < 1) return { reason: 'invalid_envelope', detail: 'attempt is not a positive integer' };
   if (typeof e.task !== 'string' || e.task.length === 0 || e.task.length > 255) return { reason: 'invalid_envelope', detail: 'task is missing or invalid' };
   return { envelope: { v: ENVELOPE_VERSION, workflowId: e.workflowId, nodeId: e.nodeId, attempt: e.attempt, task: e.task } };

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Broker } from '../brokers/broker.js';
-import type { ReadyNode, Store } from '../stores/store.js';
+import type { ReadyNode, Store, StoredGraph } from '../stores/store.js';
 import { encodeEnvelope } from './envelope.js';
 import type { Limits } from './limits.js';
 import type { TaskRegistry } from './registry.js';
@@ -42,6 +42,8 @@ export interface Kernel {
 
 /** Queues declared through {@link declareQueues}, per broker instance (a reconnected app has a new broker). */
 const declaredQueues = new WeakMap<Broker, Map<string, Promise<void>>>();
+/** Of those, the queues whose declaration has succeeded: a graph routed only to these needs no wait. */
+const declaredDone = new WeakMap<Broker, Set<string>>();
 
 /**
  * Makes sure the broker has these queues before anything is published to them: RabbitMQ refuses a publish to
@@ -57,6 +59,11 @@ export async function declareQueues(kernel: Kernel, queues: Iterable<string>): P
   const fresh = wanted.filter((queue) => !known.has(queue));
   if (fresh.length > 0) {
     const declaring = broker.declare(fresh);
+    declaring.then(() => {
+      let done = declaredDone.get(broker);
+      if (!done) declaredDone.set(broker, (done = new Set()));
+      for (const queue of fresh) done.add(queue);
+    }, () => undefined);
     for (const queue of fresh) {
       known.set(queue, declaring.catch((error: unknown) => {
         known.delete(queue);
@@ -67,16 +74,44 @@ export async function declareQueues(kernel: Kernel, queues: Iterable<string>): P
   await Promise.all(wanted.map((queue) => known.get(queue)));
 }
 
-const PUBLISH_BATCH = 500;
+/**
+ * {@link declareQueues} for every queue a graph's nodes and errbacks route to; `undefined` (nothing to wait
+ * for) when each of them was declared already, the usual case once an app has run a while.
+ */
+export function declareGraphQueues(kernel: Kernel, graph: StoredGraph): Promise<void> | undefined {
+  const done = declaredDone.get(kernel.broker);
+  if (done && graph.nodes.every((n) => done.has(n.dispatch.queue)) && graph.errbacks.every((e) => done.has(e.dispatch.queue))) return undefined;
+  return declareQueues(kernel, [...graph.nodes, ...graph.errbacks].map((n) => n.dispatch.queue));
+}
 
-/** Publishes a message for each ready node, in batches; resolves once the broker holds them all. */
-export async function publishReady(kernel: Kernel, ready: readonly ReadyNode[]): Promise<void> {
-  for (let i = 0; i < ready.length; i += PUBLISH_BATCH) {
-    await Promise.all(ready.slice(i, i + PUBLISH_BATCH).map((node) => kernel.broker.publish(
-      node.queue,
-      encodeEnvelope(node),
-      { ...(node.delayMs > 0 ? { delayMs: node.delayMs } : {}), ...(node.priority !== undefined ? { priority: node.priority } : {}) },
-    )));
+const PUBLISH_BATCH = 500;
+const published: Promise<void> = Promise.resolve();
+
+/**
+ * Publishes a message for each ready node, in batches; resolves once the broker holds them all. Nothing ready
+ * costs no promise of its own.
+ */
+export function publishReady(kernel: Kernel, ready: readonly ReadyNode[]): Promise<void> {
+  if (ready.length === 0) {
+    kernel.counters.add('published', 0);
+    return published;
+  }
+  return publishAll(kernel, ready);
+}
+
+async function publishAll(kernel: Kernel, ready: readonly ReadyNode[]): Promise<void> {
+  if (ready.length === 1) await publishOne(kernel, ready[0]!);
+  else {
+    for (let i = 0; i < ready.length; i += PUBLISH_BATCH) {
+      const batch = ready.length <= PUBLISH_BATCH ? ready : ready.slice(i, i + PUBLISH_BATCH);
+      await Promise.all(batch.map((node) => publishOne(kernel, node)));
+    }
   }
   kernel.counters.add('published', ready.length);
+}
+
+function publishOne(kernel: Kernel, node: ReadyNode): Promise<void> {
+  const body = encodeEnvelope(node);
+  if (node.delayMs <= 0 && node.priority === undefined) return kernel.broker.publish(node.queue, body);
+  return kernel.broker.publish(node.queue, body, { ...(node.delayMs > 0 ? { delayMs: node.delayMs } : {}), ...(node.priority !== undefined ? { priority: node.priority } : {}) });
 }

@@ -48,15 +48,53 @@ export class Stopper {
 }
 
 /**
- * Invokes `handler(ctx, ...args)`. `controller` is the one behind `ctx.signal`; `outside` ends the wait
- * (cancel, lease lost, shutdown). Timers are cleared whatever happens.
+ * Invokes `handler(ctx, ...args)`. `ctx.abort()` aborts the handler's `ctx.signal`; `outside` ends the wait
+ * (cancel, lease lost, shutdown). Timers are cleared whatever happens. Without time limits nothing is armed:
+ * a handler that returns a plain value is done at once, one that returns a promise is raced against `outside`.
  */
-export async function runHandler(
+export function runHandler(
   handler: AnyHandler,
   ctx: AttemptContext,
   args: readonly unknown[],
   limits: InvocationLimits,
-  controller: AbortController,
+  outside: Stopper,
+): RawOutcome | Promise<RawOutcome> {
+  if (limits.softTimeLimitMs !== undefined || limits.timeLimitMs !== undefined || outside.stopped) return runLimited(handler, ctx, args, limits, outside);
+  let value: unknown;
+  let then: unknown;
+  try {
+    value = call(handler, ctx, args);
+    then = thenOf(value);
+  } catch (error) {
+    return requestedOr(ctx, { kind: 'threw', error });
+  }
+  if (typeof then !== 'function') return requestedOr(ctx, { kind: 'returned', value });
+  return new Promise<RawOutcome>((resolve) => {
+    let done = false;
+    const finish = (outcome: RawOutcome): void => {
+      if (done) return;
+      done = true;
+      outside.onStop(undefined);
+      resolve(outcome);
+    };
+    outside.onStop((reason) => {
+      ctx.abort(reason);
+      finish({ kind: 'aborted', reason });
+    });
+    // Promise.resolve adopts any thenable as `await` does (the same promise when it is a native one).
+    Promise.resolve(value).then(
+      (result) => finish(requestedOr(ctx, { kind: 'returned', value: result })),
+      (error: unknown) => finish(requestedOr(ctx, { kind: 'threw', error })),
+    );
+  });
+}
+
+/** The general path: soft and hard time limits armed before the handler is called. */
+async function runLimited(
+  handler: AnyHandler,
+  ctx: AttemptContext,
+  args: readonly unknown[],
+  limits: InvocationLimits,
   outside: Stopper,
 ): Promise<RawOutcome> {
   const timers: NodeJS.Timeout[] = [];
@@ -64,18 +102,18 @@ export async function runHandler(
   const stopped = new Promise<RawOutcome>((resolve) => (stop = resolve));
   if (limits.softTimeLimitMs !== undefined) {
     const ms = limits.softTimeLimitMs;
-    timers.push(setTimeout(() => controller.abort(new SoftTimeLimitExceeded(ms)), ms));
+    timers.push(setTimeout(() => ctx.abort(new SoftTimeLimitExceeded(ms)), ms));
   }
   if (limits.timeLimitMs !== undefined) {
     const ms = limits.timeLimitMs;
     timers.push(setTimeout(() => {
       const error = new TimeLimitExceeded(ms);
-      if (!controller.signal.aborted) controller.abort(error);
+      ctx.abort(error);
       stop({ kind: 'threw', error });
     }, ms));
   }
   outside.onStop((reason) => {
-    if (!controller.signal.aborted) controller.abort(reason);
+    ctx.abort(reason);
     stop({ kind: 'aborted', reason });
   });
   const invoked = invoke(handler, ctx, args);
@@ -90,12 +128,25 @@ export async function runHandler(
 async function invoke(handler: AnyHandler, ctx: AttemptContext, args: readonly unknown[]): Promise<RawOutcome> {
   let outcome: RawOutcome;
   try {
-    const value = await (handler as unknown as (ctx: AttemptContext, ...a: unknown[]) => unknown)(ctx, ...args);
+    const value = await call(handler, ctx, args);
     outcome = { kind: 'returned', value };
   } catch (error) {
     outcome = { kind: 'threw', error };
   }
-  // A retry or replace asked for wins even when the handler caught the throw.
+  return requestedOr(ctx, outcome);
+}
+
+function call(handler: AnyHandler, ctx: AttemptContext, args: readonly unknown[]): unknown {
+  return (handler as unknown as (ctx: AttemptContext, ...a: unknown[]) => unknown)(ctx, ...args);
+}
+
+/** The `then` of a thenable (read once, as `await` does), else undefined. */
+function thenOf(value: unknown): unknown {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') ? (value as { then?: unknown }).then : undefined;
+}
+
+/** A retry or replace asked for wins even when the handler caught the throw. */
+function requestedOr(ctx: AttemptContext, outcome: RawOutcome): RawOutcome {
   if (ctx.requested instanceof RetrySignal) return { kind: 'retry', signal: ctx.requested };
   if (ctx.requested instanceof ReplaceSignal) return { kind: 'replace', signal: ctx.requested };
   return outcome;

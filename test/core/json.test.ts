@@ -65,6 +65,12 @@ describe('assertJson', () => {
     });
   }
 
+  test('names the first bad value in order, after nested ones', () => {
+    assert.equal(refusal(() => assertJson([1, { a: [true, { b: undefined }] }, NaN], 'args')).path, 'args[1].a[1].b');
+    assert.equal(refusal(() => assertJson({ x: [1, 2], y: { z: [null, () => 1] } }, 'r')).path, 'r.y.z[1]');
+    assert.equal(refusal(() => assertJson([[1], [2, [3, Symbol('s')]]], 'a')).path, 'a[1][1][1]');
+  });
+
   test('names keys that are not identifiers in brackets', () => {
     assert.equal(refusal(() => assertJson({ 'a b': { 'c"d': undefined } }, 'result')).path, 'result["a b"]["c\\"d"]');
   });
@@ -113,6 +119,12 @@ describe('encodeJson', () => {
     assert.match(err.message, /22 bytes/);
   });
 
+  test('counts bytes of characters that take 4 bytes (surrogate pairs) and 3 bytes', () => {
+    const text = '😀'.repeat(5) + '€'.repeat(5); // 20 + 15 bytes + 2 quotes = 37 bytes, 17 code units
+    assert.equal(encodeJson(text, 'v', { maxDepth: 10, maxBytes: 37 }), JSON.stringify(text));
+    assert.match(refusal(() => encodeJson(text, 'v', { maxDepth: 10, maxBytes: 36 })).message, /37 bytes/);
+  });
+
   test('checks the value before encoding it', () => {
     assert.equal(refusal(() => encodeJson({ when: new Date() }, 'args', { maxDepth: 10, maxBytes: 1000 })).path, 'args.when');
   });
@@ -127,6 +139,12 @@ describe('parseJson', () => {
     refusal(() => parseJson('{"__proto__":{"polluted":true}}'));
     refusal(() => parseJson('{"a":[{"b":{"__proto__":1}}]}'));
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  test('refuses a __proto__ key spelled with \\u escapes', () => {
+    refusal(() => parseJson('{"\\u005f_proto__":{"polluted":true}}'));
+    refusal(() => parseJson('{"a":{"__pr\\u006fto__":1}}'));
+    assert.deepEqual(parseJson('{"a":"\\u00e9","__proto":1}'), { a: 'é', __proto: 1 });
   });
 
   test('invalid text is a SyntaxError', () => {
