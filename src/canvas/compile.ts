@@ -4,6 +4,7 @@
  * checked as it goes so a huge or cyclic canvas is refused before anything is stored.
  */
 import { CanvasError } from '../core/errors.js';
+import { hasNoOptions } from '../core/options.js';
 import type { ErrbackSpec, GraphNode, Recipe, WorkflowGraph } from './graph.js';
 import { Chain, Chord, Group, Signature, isCanvas, type AnyCanvas, type SignatureOptions } from './values.js';
 
@@ -52,6 +53,8 @@ export function compile(canvas: AnyCanvas, options: CompileOptions = {}): Workfl
   const errbacks: ErrbackSpec[] = [];
 
   const enter = (c: AnyCanvas, outer: Scope): Scope => {
+    // Nothing set and no errback: the outer scope as it is (nodes may share its option and errback values).
+    if (c.errbacks.length === 0 && hasNoOptions(c.options)) return outer;
     const own: number[] = [];
     for (const e of c.errbacks) {
       own.push(errbackBase + errbacks.length);
@@ -103,7 +106,7 @@ export function compile(canvas: AnyCanvas, options: CompileOptions = {}): Workfl
     return { recipe: { list }, done };
   };
 
-  const top = visit(canvas, { recipe: null, done: [] }, { options: {}, errbacks: options.inheritedErrbacks ?? [] }, 0);
+  const top = visit(canvas, { recipe: null, done: [] }, { options: {}, errbacks: [...(options.inheritedErrbacks ?? [])] }, 0);
   return { nodes, result: top.recipe!, done: unique(top.done), errbacks };
 }
 

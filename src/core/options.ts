@@ -83,6 +83,12 @@ const knownKeys = new Set<string>([
   ...durationKeys, ...countKeys,
 ]);
 
+/** Whether an options object sets nothing (no own enumerable key), without making the array of its keys. */
+export function hasNoOptions(options: object): boolean {
+  for (const key in options) if (Object.hasOwn(options, key)) return false;
+  return true;
+}
+
 /**
  * Refuses options that are not what they claim: unknown keys, negative / NaN / oversized durations
  * (RELIABILITY §5 row 15), bad queue names (row 17), priorities outside 0-9.

@@ -14,7 +14,7 @@ import type { TaskContext } from './context.js';
 import { buildStoredGraph } from './fragment.js';
 import { WorkflowHandle, type HandleHost } from './handle.js';
 import { assertWorkflowId, newWorkflowId } from './ids.js';
-import { Counters, declareQueues, publishReady, type Kernel } from './kernel.js';
+import { Counters, declareGraphQueues, publishReady, type Kernel } from './kernel.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { defaultLogger } from './logger.js';
 import { TaskRegistry, type AnyHandler, type Routes } from './registry.js';
@@ -68,6 +68,11 @@ export class App {
   private readonly limits: Limits;
   private kernelPromise: Promise<Kernel> | undefined;
   private kernelValue: Kernel | undefined;
+  /** The kernel once `kernel()` has resolved (eager worker started): `start()` then needs no await for it. */
+  private connected: Kernel | undefined;
+  /** Whether `start()` declares the queues of a graph first (a remote broker; RELIABILITY D6). */
+  private readonly declaresQueues: boolean;
+  private readonly host: HandleHost;
   private watch: SettleWatch | undefined;
   private storeEpoch: string | null = null;
   private readonly workers = new Set<Worker>();
@@ -86,6 +91,8 @@ export class App {
     this.logger = options.logger ?? defaultLogger();
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.registry = new TaskRegistry(options.defaults ?? {}, options.routes ?? {});
+    this.declaresQueues = !options.eager && schemeOf(this.brokerUrl()) !== 'memory';
+    this.host = this.handleHost();
   }
 
   /** The options the app was made with (a copy). */
@@ -132,16 +139,19 @@ export class App {
    */
   async start<R>(canvas: Canvas<R, NoParent>, options: StartOptions = {}): Promise<WorkflowHandle<R>> {
     if (!isCanvas(canvas)) throw new CanvasError('start() takes a canvas: a signature, chain, group or chord');
-    const kernel = await this.kernel();
+    const kernel = this.connected !== undefined && !this.closed ? this.connected : await this.kernel();
     const workflowId = options.workflowId ?? kernel.store.mintWorkflowId?.() ?? newWorkflowId();
     assertWorkflowId(workflowId);
     const graph = buildStoredGraph(canvas, this.registry, this.limits);
     // Every queue a node or errback of the graph routes to, declared once per broker (D6).
-    if (!this.options.eager && schemeOf(this.brokerUrl()) !== 'memory') await declareQueues(kernel, [...graph.nodes, ...graph.errbacks].map((n) => n.dispatch.queue));
+    if (this.declaresQueues) {
+      const declaring = declareGraphQueues(kernel, graph);
+      if (declaring) await declaring;
+    }
     const { created, ready } = await kernel.store.create(workflowId, graph);
-    await publishReady(kernel, ready);
+    if (ready.length > 0) await publishReady(kernel, ready);
     if (created) this.logger.debug({ workflowId, nodes: graph.nodes.length }, 'workflow started');
-    const handle = this.workflow<R>(workflowId);
+    const handle = new WorkflowHandle<R>(workflowId, this.host);
     if (this.options.eager) await handle.settled();
     return handle;
   }
@@ -149,7 +159,7 @@ export class App {
   /** A handle for an existing workflow (any process). */
   workflow<R = unknown>(id: string): WorkflowHandle<R> {
     assertWorkflowId(id);
-    return new WorkflowHandle<R>(id, this.handleHost());
+    return new WorkflowHandle<R>(id, this.host);
   }
 
   /**
@@ -206,7 +216,7 @@ export class App {
   async kernel(): Promise<Kernel> {
     if (this.closed) throw new ConfigError('the app is closed');
     // A failed connect is not kept: the next use connects again (the server may be back by then).
-    this.kernelPromise ??= this.connect().catch((error: unknown) => {
+    this.kernelPromise ??= this.connect().then((kernel) => (this.connected = kernel), (error: unknown) => {
       this.kernelPromise = undefined;
       throw error;
     });

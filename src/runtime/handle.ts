@@ -31,8 +31,9 @@ export class WorkflowHandle<R = unknown> {
   async result(options: { timeoutMs?: number } = {}): Promise<R> {
     await this.host.connect();
     const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
-    const timeout = new AbortController();
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => timeout.abort(), options.timeoutMs);
+    // An AbortController costs more than a whole trivial task: only a wait with a timeout makes one.
+    const timeout = options.timeoutMs === undefined ? undefined : new AbortController();
+    const timer = timeout === undefined ? undefined : setTimeout(() => timeout.abort(), options.timeoutMs);
     try {
       for (;;) {
         const wakeup = await this.host.watch.arm(this.id);
@@ -42,7 +43,7 @@ export class WorkflowHandle<R = unknown> {
           if (outcome.state === 'failed') throw new WorkflowFailedError(this.id, outcome.failures);
           if (outcome.state === 'canceled') throw new WorkflowCanceledError(this.id);
           if (deadline !== undefined && Date.now() >= deadline) throw new ResultTimeoutError(this.id, options.timeoutMs!);
-          const told = eventOutcome(await wakeup.wait(timeout.signal));
+          const told = eventOutcome(await wakeup.wait(timeout?.signal));
           if (told) return told.result as R;
         } finally {
           wakeup.cancel();

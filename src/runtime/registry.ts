@@ -3,7 +3,7 @@
  * routes that map task-name globs to options.
  */
 import { CanvasError } from '../core/errors.js';
-import { resolveOptions, validateOptions, type ResolvedOptions, type TaskOptions } from '../core/options.js';
+import { hasNoOptions, resolveOptions, validateOptions, type ResolvedOptions, type TaskOptions } from '../core/options.js';
 import type { SignatureOptions } from '../canvas/values.js';
 import type { Dispatch } from '../stores/store.js';
 import type { TaskContext } from './context.js';
@@ -30,6 +30,7 @@ interface CompiledRoute {
 export class TaskRegistry {
   private readonly tasks = new Map<string, RegisteredTask>();
   private readonly resolved = new Map<string, ResolvedOptions>();
+  private readonly dispatches = new Map<string, Dispatch>();
   private readonly routes: CompiledRoute[];
 
   constructor(private readonly defaults: TaskOptions, routes: Routes) {
@@ -68,7 +69,7 @@ export class TaskRegistry {
 
   /** Every option of a node: app defaults < route < task < signature (the most specific wins). */
   resolve(taskName: string, signatureOptions: SignatureOptions): ResolvedOptions {
-    const plain = Object.keys(signatureOptions).length === 0;
+    const plain = hasNoOptions(signatureOptions);
     if (plain) {
       const cached = this.resolved.get(taskName);
       if (cached) return cached;
@@ -81,8 +82,16 @@ export class TaskRegistry {
 
   /** What the store keeps to send the node: queue, priority, countdown, redelivery bound. */
   dispatch(taskName: string, signatureOptions: SignatureOptions): Dispatch {
+    const plain = hasNoOptions(signatureOptions);
+    if (plain) {
+      const cached = this.dispatches.get(taskName);
+      if (cached) return cached;
+    }
     const o = this.resolve(taskName, signatureOptions);
-    return { queue: o.queue, countdownMs: o.countdownMs, maxRedeliveries: o.maxRedeliveries, ...(o.priority !== undefined ? { priority: o.priority } : {}) };
+    const dispatch: Dispatch = { queue: o.queue, countdownMs: o.countdownMs, maxRedeliveries: o.maxRedeliveries, ...(o.priority !== undefined ? { priority: o.priority } : {}) };
+    // As with resolve(): without signature overrides a registered task's dispatch never changes (shared, frozen).
+    if (plain && this.tasks.has(taskName)) this.dispatches.set(taskName, Object.freeze(dispatch));
+    return dispatch;
   }
 
   /** Every queue a route, a task or the defaults name (what a worker of all queues consumes). */
