@@ -60,6 +60,8 @@ interface Round {
 export class RedisConsumer implements Consumer, DeliveryOwner {
   private readonly held = new Set<RedisDelivery>();
   private readonly queueKeys: QueueKeys[];
+  /** Per queue, the keys a take names (ready lists, inflight, delayed, marker). */
+  private readonly takeKeys: string[][];
   private active = true;
   private generation = 0;
   private cursor = 0;
@@ -79,6 +81,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     private readonly onDelivery: (delivery: Delivery) => void,
   ) {
     this.queueKeys = queues.map((queue) => ctx.keys(queue));
+    this.takeKeys = this.queueKeys.map((keys) => [...keys.lists, keys.inflight, keys.delayed, keys.marker]);
     this.blocking = this.openBlocking();
   }
 
@@ -209,10 +212,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       if (count > 0) asks.push([(this.cursor + i) % n, count]);
     }
     this.cursor = (this.cursor + Math.max(1, asks.length)) % n;
-    const takes = asks.map(([index, count]): TakeArgs => {
-      const keys = this.queueKeys[index] as QueueKeys;
-      return [[...keys.lists, keys.inflight, keys.delayed, keys.marker], count];
-    });
+    const takes = asks.map(([index, count]): TakeArgs => [this.takeKeys[index] as string[], count]);
     let settled: Array<PromiseSettledResult<TakeReply>>;
     let failure: unknown;
     if (waitMs > 0) {
