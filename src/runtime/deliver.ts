@@ -18,6 +18,7 @@ import { declareGraphQueues, publishReady, type Kernel } from './kernel.js';
 import { Lease } from './lease.js';
 import { commitCounter } from './counter-names.js';
 import { runHandler, Stopper } from './run-handler.js';
+import type { RunningAttempts } from './running.js';
 import { withStoreRetries } from './store-retry.js';
 
 /** Raised through `ctx.signal` when a worker shuts down and hands the node back. */
@@ -29,7 +30,7 @@ export class DeliveryHandler {
     private readonly kernel: Kernel,
     private readonly leaseMs: number,
     /** In-flight attempts by workflow id, so a cancel notification or a shutdown can stop them at once. */
-    private readonly inflight: Map<string, Set<Stopper>>,
+    private readonly running: RunningAttempts,
   ) {}
 
   /** Processes one delivery; never throws. */
@@ -85,7 +86,7 @@ export class DeliveryHandler {
     const ctx = new AttemptContext(workflowId, nodeId, node.task, node.retries + 1, logger);
     const outside = new Stopper();
     const lease = new Lease(this.kernel, { workflowId, nodeId, token, leaseMs: this.leaseMs }, (reason) => outside.stop(reason));
-    this.track(workflowId, outside, true);
+    this.running.add(workflowId, outside);
     let decision: Decision;
     try {
       const task = registry.get(node.task);
@@ -98,7 +99,7 @@ export class DeliveryHandler {
       }
     } finally {
       lease.stop();
-      this.track(workflowId, outside, false);
+      this.running.delete(workflowId, outside);
     }
     if (decision.kind === 'abandon') {
       counters.add('abandoned');
@@ -143,17 +144,6 @@ export class DeliveryHandler {
         crashPoint('after-replace-before-commit');
         return withStoreRetries(this.kernel, 'replace', () => store.replace({ ...ref, graph }));
       }
-    }
-  }
-
-  private track(workflowId: string, controller: Stopper, add: boolean): void {
-    let set = this.inflight.get(workflowId);
-    if (add) {
-      if (!set) this.inflight.set(workflowId, (set = new Set()));
-      set.add(controller);
-    } else if (set) {
-      set.delete(controller);
-      if (set.size === 0) this.inflight.delete(workflowId);
     }
   }
 }

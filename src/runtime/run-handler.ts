@@ -31,6 +31,9 @@ export class Stopper {
   /** The reason it was stopped with, once stopped. */
   reason: unknown;
   stopped = false;
+  /** Links of its workflow's list of running attempts (RunningAttempts, ./running.ts). */
+  previousRunning: Stopper | undefined;
+  nextRunning: Stopper | undefined;
 
   /** Stops the attempt (first call wins). */
   stop(reason: unknown): void {

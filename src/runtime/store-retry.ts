@@ -9,16 +9,29 @@ import type { Kernel } from './kernel.js';
 const DELAYS_MS = [50, 100, 250, 500, 1000, 2000, 4000, 8000];
 
 /** Runs `call`, retrying transient failures with backoff (about 16 s in all); rethrows the last error. */
-export async function withStoreRetries<T>(kernel: Kernel, operation: string, call: () => Promise<T>): Promise<T> {
+export function withStoreRetries<T>(kernel: Kernel, operation: string, call: () => Promise<T>): Promise<T> {
+  // The first try is a plain call: an async wrapper around every store call would cost a frame each time.
+  let first: Promise<T>;
+  try {
+    first = call();
+  } catch (error) {
+    first = Promise.reject(error);
+  }
+  return first.catch((error: unknown) => retrying(kernel, operation, call, error));
+}
+
+async function retrying<T>(kernel: Kernel, operation: string, call: () => Promise<T>, failure: unknown): Promise<T> {
+  let error = failure;
   for (let attempt = 0; ; attempt++) {
+    const delay = DELAYS_MS[attempt];
+    if (error instanceof BraidError || delay === undefined) throw error;
+    kernel.counters.add('store_retry');
+    kernel.logger.warn({ err: error, operation, attempt: attempt + 1 }, 'store call failed; retrying');
+    await new Promise((resolve) => setTimeout(resolve, delay));
     try {
       return await call();
-    } catch (error) {
-      const delay = DELAYS_MS[attempt];
-      if (error instanceof BraidError || delay === undefined) throw error;
-      kernel.counters.add('store_retry');
-      kernel.logger.warn({ err: error, operation, attempt: attempt + 1 }, 'store call failed; retrying');
-      await new Promise((resolve) => setTimeout(resolve, delay));
+    } catch (next) {
+      error = next;
     }
   }
 }

@@ -7,7 +7,7 @@ import { CanceledError, CanvasError } from '../core/errors.js';
 import { MAX_DELAY_MS, validateQueueName } from '../core/options.js';
 import type { Consumer, Delivery } from '../brokers/broker.js';
 import { DeliveryHandler, SHUTDOWN } from './deliver.js';
-import type { Stopper } from './run-handler.js';
+import { RunningAttempts } from './running.js';
 import type { Kernel } from './kernel.js';
 import { Sweeper } from './sweeper.js';
 
@@ -37,8 +37,15 @@ export interface WorkerHost {
 /** Consumes queues and runs nodes. Made by `app.worker()`. */
 export class Worker {
   private consumer: Consumer | undefined;
-  private readonly inflight = new Set<Promise<void>>();
-  private readonly byWorkflow = new Map<string, Set<Stopper>>();
+  /** Deliveries being handled, and who waits for that to reach 0 (close). */
+  private inflight = 0;
+  private drainWaiters: Array<() => void> = [];
+  /** Called when a delivery is done (one function per worker, not a closure per delivery). */
+  private readonly finished = (): void => {
+    this.inflight -= 1;
+    if (this.inflight === 0) for (const wake of this.drainWaiters.splice(0)) wake();
+  };
+  private readonly byWorkflow = new RunningAttempts();
   private readonly sweeper: Sweeper;
   private readonly options: Required<WorkerOptions>;
   private unsubscribe: (() => void) | undefined;
@@ -74,12 +81,12 @@ export class Worker {
       if (!queues.includes('*')) await kernel.broker.declare(queues);
       this.unsubscribe = await kernel.store.subscribe((event) => {
         if (event.type !== 'canceled') return;
-        for (const stopper of this.byWorkflow.get(event.workflowId) ?? []) stopper.stop(new CanceledError(event.workflowId));
+        this.byWorkflow.stopWorkflow(event.workflowId, () => new CanceledError(event.workflowId));
       });
       const handler = new DeliveryHandler(kernel, this.options.leaseMs, this.byWorkflow);
       this.consumer = await kernel.broker.consume(queues, { prefetch: this.options.concurrency, leaseMs: this.options.leaseMs }, (delivery: Delivery) => {
-        const running: Promise<void> = handler.handle(delivery).finally(() => this.inflight.delete(running));
-        this.inflight.add(running);
+        this.inflight += 1;
+        handler.handle(delivery).then(this.finished, this.finished);
       });
     } catch (error) {
       // Not started: a later start() tries again instead of returning as if it had worked.
@@ -99,7 +106,12 @@ export class Worker {
 
   /** Nodes running right now. */
   get running(): number {
-    return this.inflight.size;
+    return this.inflight;
+  }
+
+  /** Resolves once no delivery is being handled. */
+  private drained(): Promise<void> {
+    return this.inflight === 0 ? Promise.resolve() : new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   /** Stops taking work, lets in-flight nodes finish up to the grace period, hands the rest back. */
@@ -110,15 +122,15 @@ export class Worker {
     if (wasStarted) {
       await this.consumer?.stop();
       await this.sweeper.stop();
-      const drained = Promise.all([...this.inflight]);
+      const drained = this.drained();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.shutdownGraceMs)));
       await Promise.race([drained, grace]);
       clearTimeout(timer);
-      if (this.inflight.size > 0) {
-        this.host.kernel.logger.warn({ running: this.inflight.size }, 'shutdown grace over; handing in-flight nodes back');
-        for (const set of this.byWorkflow.values()) for (const stopper of set) stopper.stop(SHUTDOWN);
-        await Promise.all([...this.inflight]);
+      if (this.inflight > 0) {
+        this.host.kernel.logger.warn({ running: this.inflight }, 'shutdown grace over; handing in-flight nodes back');
+        this.byWorkflow.stopAll(SHUTDOWN);
+        await this.drained();
       }
       this.unsubscribe?.();
       this.host.kernel.logger.info({ queues: this.options.queues }, 'worker stopped');

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertJson, cloneJson, DEFAULT_MAX_JSON_DEPTH, encodeJson, parseJson } from '../../src/core/json.js';
+import { assertJson, assertJsonSize, cloneJson, DEFAULT_MAX_JSON_DEPTH, encodeJson, parseJson } from '../../src/core/json.js';
 import { SerializationError } from '../../src/core/errors.js';
 
 class Money {
@@ -127,6 +127,21 @@ describe('encodeJson', () => {
 
   test('checks the value before encoding it', () => {
     assert.equal(refusal(() => encodeJson({ when: new Date() }, 'args', { maxDepth: 10, maxBytes: 1000 })).path, 'args.when');
+  });
+});
+
+describe('assertJsonSize', () => {
+  test('measures exactly when the bound is over the limit, so a value at the limit passes', () => {
+    const args = ['a'.repeat(100), 12345, { k: 'é' }];
+    const bytes = Buffer.byteLength(JSON.stringify(args));
+    assertJsonSize(args, 'args', { maxDepth: 10, maxBytes: bytes });
+    const err = refusal(() => assertJsonSize(args, 'args', { maxDepth: 10, maxBytes: bytes - 1 }));
+    assert.equal(err.path, 'args');
+    assert.match(err.message, new RegExp(`${bytes} bytes`));
+  });
+
+  test('checks the value like assertJson', () => {
+    assert.equal(refusal(() => assertJsonSize([1, { d: new Date() }], 'args', { maxDepth: 10, maxBytes: 1000 })).path, 'args[1].d');
   });
 });
 
