@@ -5,7 +5,7 @@
  */
 import { assertJson, type JsonValue } from '../core/json.js';
 import { CanvasError } from '../core/errors.js';
-import { validateOptions, type ErrorMatcher, type TaskOptions } from '../core/options.js';
+import { hasNoOptions, validateOptions, type ErrorMatcher, type TaskOptions } from '../core/options.js';
 
 /** Options stored on a signature: {@link TaskOptions} with `autoretryFor` as error names, so it is JSON. */
 export type SignatureOptions = Omit<TaskOptions, 'autoretryFor'> & { autoretryFor?: string[] };
@@ -32,6 +32,9 @@ interface Typed<R, I> {
   readonly __types?: { result: R; input: (input: I) => void };
 }
 
+const NO_OPTIONS: Readonly<SignatureOptions> = Object.freeze({});
+const NO_ERRBACKS: readonly Signature<unknown, never>[] = Object.freeze([]);
+
 /** Fields every canvas value has. */
 abstract class CanvasBase<R, I> implements Typed<R, I> {
   declare readonly __types?: { result: R; input: (input: I) => void };
@@ -41,8 +44,9 @@ abstract class CanvasBase<R, I> implements Typed<R, I> {
   readonly errbacks: readonly Signature<unknown, never>[];
 
   protected constructor(options: SignatureOptions, errbacks: readonly Signature<unknown, never>[]) {
-    this.options = Object.freeze({ ...options });
-    this.errbacks = Object.freeze([...errbacks]);
+    // Most values set nothing: they share one frozen empty options object and errback list.
+    this.options = hasNoOptions(options) ? NO_OPTIONS : Object.freeze({ ...options });
+    this.errbacks = errbacks.length === 0 ? NO_ERRBACKS : Object.freeze([...errbacks]);
   }
 
   /** Returns a copy with `options` merged over this value's own. */
