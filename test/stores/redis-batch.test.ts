@@ -1,59 +1,22 @@
 /**
- * The batch scripts (claim_many, complete_many): claims and completes of one workflow made in the same tick go
- * out as one call and answer exactly as single calls would, also for a duplicate entry, a re-sent batch, an
- * entry that settles the workflow, and stale claims mixed with valid ones.
+ * The batch scripts (create_many, claim_many, complete_many): creates, claims and completes made in the same
+ * tick whose workflows share a cluster slot (one workflow, or slot-steered minted ids) go out as one call and
+ * answer exactly as single calls would, also for a duplicate entry, a re-sent batch, an entry that settles its
+ * workflow, stale claims mixed with valid ones, and a workflow whose entries raise an error.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, test, type TestContext } from 'node:test';
-import { Redis } from 'ioredis';
 import { group, sig } from '../../src/canvas/builders.js';
-import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { storeLibrary } from '../../src/stores/redis/scripts.js';
 import { Run } from '../contracts/store/harness.js';
-import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
+import { BatchEnv, client, fcalls } from './redis-batch-support.js';
 
 const redis = await requireRedis();
-let server: RedisServer | undefined;
-after(async () => {
-  await server?.stop();
-});
-
-/** A store on this file's server, closed when test `t` ends (also when an assertion failed). */
-async function open(t: TestContext): Promise<{ store: RedisStore; url: string }> {
-  server ??= await RedisServer.start();
-  const prefix = `b${randomUUID().slice(0, 8)}`;
-  const store = new RedisStore({ url: server.url, prefix, history: true });
-  t.after(() => store.close());
-  await store.connect();
-  return { store, url: server.url };
-}
-
-/** A plain client, disconnected when test `t` ends. */
-function client(t: TestContext, url: string): Redis {
-  const redis = new Redis(url);
-  t.after(() => redis.disconnect());
-  return redis;
-}
-
-/**
- * Counts the FCALLs of each function while `body` runs (MONITOR on a second connection). ioredis `monitor()`
- * opens a connection of its own beside the client it is called on: both are closed when `t` ends.
- */
-async function fcalls(t: TestContext, url: string, body: () => Promise<void>): Promise<Map<string, number>> {
-  const monitor = await client(t, url).monitor();
-  t.after(() => monitor.disconnect());
-  const seen = new Map<string, number>();
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    if (args[0]?.toLowerCase() !== 'fcall') return;
-    const fn = String(args[1]).replace(`${storeLibrary().name}_`, '');
-    seen.set(fn, (seen.get(fn) ?? 0) + 1);
-  });
-  await body();
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  return seen;
-}
+const env = new BatchEnv();
+after(() => env.stop());
+const open = (t: TestContext): ReturnType<BatchEnv['open']> => env.open(t);
 
 describe('redis store batches', { skip: redis.skip }, () => {
   test('claims and completes of one workflow in one tick: one call each, one settle, one publish', async (t) => {
@@ -100,16 +63,16 @@ describe('redis store batches', { skip: redis.skip }, () => {
     await run.create(group(sig('a'), sig('b')));
     const lib = storeLibrary();
     const redis = client(t, url);
-    const keys = store.keys.workflow(run.id);
-    const common = [run.id, '1', '60000', store.keys.events];
+    const keys = [store.keys.wf(run.id)];
+    const shared = ['1', '60000', store.keys.events];
     const [ta, tb] = [randomUUID(), randomUUID()];
-    const claimArgs = [...common, 'n0', '1', 'a', ta, '60000', 'n1', '1', 'b', tb, '60000'];
+    const claimArgs = [...shared, run.id, '10', 'n0', '1', 'a', ta, '60000', 'n1', '1', 'b', tb, '60000'];
     const fcall = (fn: string, args: string[]) => redis.call('FCALL', lib.functionName(fn as 'claim'), keys.length, ...keys, ...args) as Promise<unknown[][]>;
     const first = await fcall('claim_many', claimArgs);
     const again = await fcall('claim_many', claimArgs);
     assert.deepEqual(first.map((r) => [r[0], r[1]]), [[6, 0], [6, 0]]);
     assert.deepEqual(again.map((r) => [r[0], r[1]]), [[6, 1], [6, 1]]);
-    const completeArgs = [...common, 'n0', ta, '"A"', '0', 'n1', tb, '"B"', '0'];
+    const completeArgs = [...shared, run.id, '8', 'n0', ta, '"A"', '0', 'n1', tb, '"B"', '0'];
     const done = await fcall('complete_many', completeArgs);
     assert.deepEqual(done.map((r) => [r[0], r[1]]), [[0, ''], [0, 'succeeded']]);
     const applied = (await store.history(run.id)).length;

@@ -12,6 +12,8 @@ import type { CancelResult, ClaimResult, CommitResult, NodeSpec, ReadyNode, Repl
 export const CODE = {
   OK: 0, ALREADY: 1, STALE: 2, ORPHAN: 3, FORGED: 4, EARLY: 5, CLAIMED: 6, LOST: 7, CANCELED: 8, MISSING: 9,
   REFUSED: 10, UNKNOWN_NODES: 11, NOT_RUNNING: 12, EXISTS: 13,
+  /** An entry of a batch whose workflow raised an error (lib.lua `batch`): `{ ERROR, message }`. */
+  ERROR: 14,
 } as const;
 
 /** A raw script reply: nested arrays of strings and integers (RESP2 as ioredis returns it). */

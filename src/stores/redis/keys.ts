@@ -5,7 +5,7 @@
  */
 import { CanvasError } from '../../core/errors.js';
 
-/** The suffixes of one workflow's keys, in the order every per-workflow script receives them as KEYS. */
+/** The suffixes of one workflow's keys, in key mask order (lib.lua KEY_ORDER). */
 export const WORKFLOW_KEY_SUFFIXES = [
   'wf', 'order', 'spec', 'node', 'deps', 'next', 'input', 'repl', 'res', 'err', 'leases', 'ready', 'eb', 'hidden', 'hist',
 ] as const;
@@ -18,6 +18,11 @@ const ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** True when `id` is a valid workflow id (API.md: 1-128 of `A-Z a-z 0-9 . _ : -`; no brace can move the tag). */
 export function isWorkflowId(id: string): boolean {
   return ID.test(id);
+}
+
+function checkWorkflowId(id: string): string {
+  if (!isWorkflowId(id)) throw new CanvasError(`invalid workflow id ${JSON.stringify(id)}`);
+  return id;
 }
 
 /** Checks a store prefix: the same alphabet as workflow ids, so the hash tag cannot be split. */
@@ -49,11 +54,18 @@ export class KeySpace {
     return `{${this.prefix}:${workflowId}}`;
   }
 
-  /** The 15 keys of a workflow, in script KEYS order. Throws CanvasError for an invalid id. */
+  /** The 15 keys of a workflow, in key mask order (lib.lua). Throws CanvasError for an invalid id. */
   workflow(workflowId: string): string[] {
-    if (!isWorkflowId(workflowId)) throw new CanvasError(`invalid workflow id ${JSON.stringify(workflowId)}`);
-    const tag = this.tag(workflowId);
+    const tag = this.tag(checkWorkflowId(workflowId));
     return WORKFLOW_KEY_SUFFIXES.map((suffix) => `${tag}:${suffix}`);
+  }
+
+  /**
+   * The one key a per-workflow script declares, the workflow's `wf` key (the script derives the others from its
+   * tag, lib.lua). Throws CanvasError for an invalid id.
+   */
+  wf(workflowId: string): string {
+    return `${this.tag(checkWorkflowId(workflowId))}:wf`;
   }
 
   /** One named key of a workflow. */

@@ -5,9 +5,11 @@
  *   #!lua name=braid_store_v1_<8 hex>
  *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts), CODE (codes.ts), REPUBLISH_BACKOFF_LIMIT
  *                (src/runtime/step/sweep.ts) and SETTLED_RESULT_MAX_BYTES (events.ts) as Lua literals
- *   lib.lua      state, records, moves, begin(): the per-call reset
+ *   lib.lua      state, records, moves, begin(): the per-call reset, batch(): several workflows per call
  *   advance.lua  how completions spread, the write-back (flush, finish)
- *   one registered function per script file, its body the file itself: `begin(KEYS, ARGV)`, then the file
+ *   per single script: `RUN.<script> = function(ARGV) <the file> end` and a registered function
+ *                `begin(KEYS[1], ARGV); return RUN.<script>(ARGV)` (KEYS[1]: the workflow's `wf` key)
+ *   per batch script (`*_many`): a registered function whose body is the file (it calls `batch`)
  *
  * The module level (tables, ~40 helper closures) runs once, at load; each call runs only its own function.
  * The library name carries {@link LIBRARY_VERSION} and a hash of the generated source, so two releases or two
@@ -24,12 +26,15 @@ import { CODE } from './codes.js';
 import { SETTLED_RESULT_MAX_BYTES } from './events.js';
 
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
-export const LIBRARY_VERSION = 1;
+export const LIBRARY_VERSION = 2;
 
 /** The per-workflow scripts: one per transition, plus the sweep of one workflow. */
 export const WORKFLOW_SCRIPTS = [
-  'create', 'claim', 'claim_many', 'renew', 'complete', 'complete_many', 'fail', 'retry', 'replace', 'cancel', 'replay', 'sweep',
+  'create', 'create_many', 'claim', 'claim_many', 'renew', 'complete', 'complete_many', 'fail', 'retry', 'replace', 'cancel', 'replay', 'sweep',
 ] as const;
+
+/** The batch scripts: several workflows of one slot per call (lib.lua `batch`, slot-batches.ts). */
+export const BATCH_SCRIPTS: ReadonlySet<WorkflowScript> = new Set(['create_many', 'claim_many', 'complete_many']);
 
 /** The name of a per-workflow script. */
 export type WorkflowScript = (typeof WORKFLOW_SCRIPTS)[number];
@@ -37,8 +42,6 @@ export type WorkflowScript = (typeof WORKFLOW_SCRIPTS)[number];
 /** Any function of the library: the per-workflow scripts and `unindex` (the global index). */
 export type ScriptName = WorkflowScript | 'unindex';
 
-/** Number of KEYS every per-workflow script takes (keys.ts WORKFLOW_KEY_SUFFIXES). */
-export const WORKFLOW_KEY_COUNT = 15;
 
 const LUA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -90,21 +93,19 @@ export interface Library {
 
 const NAME_MARK = '__BRAID_LIBRARY__';
 
-function registered(script: ScriptName, perWorkflow: boolean): string {
-  return [
-    `redis.register_function('${NAME_MARK}_${script}', function(KEYS, ARGV)`,
-    ...(perWorkflow ? ['begin(KEYS, ARGV)'] : []),
-    readLua(script).trimEnd(),
-    'end)',
-  ].join('\n');
+function registered(script: ScriptName): string {
+  const body = readLua(script).trimEnd();
+  const register = (inner: string[]): string[] => [`redis.register_function('${NAME_MARK}_${script}', function(KEYS, ARGV)`, ...inner, 'end)'];
+  if (script === 'unindex' || BATCH_SCRIPTS.has(script)) return register([body]).join('\n');
+  return [`RUN.${script} = function(ARGV)`, body, 'end', ...register(['begin(KEYS[1], ARGV)', `return RUN.${script}(ARGV)`])].join('\n');
 }
 
 /** Builds the library from the machines and ./lua (the same source gives the same name). */
 export function buildLibrary(): Library {
   const body = [
     prelude(), readLua('lib'), readLua('advance'),
-    ...WORKFLOW_SCRIPTS.map((script) => registered(script, true)),
-    registered('unindex', false),
+    ...WORKFLOW_SCRIPTS.map(registered),
+    registered('unindex'),
   ].join('\n');
   const hash = createHash('sha1').update(body).digest('hex').slice(0, 8);
   const name = `braid_store_v${LIBRARY_VERSION}_${hash}`;

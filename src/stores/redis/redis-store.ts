@@ -28,6 +28,7 @@ import type { WorkflowScript } from './library.js';
 import { SlotMinter } from './mint.js';
 import { readHistory, readOutcome, readSnapshot } from './reads.js';
 import { Scripts } from './scripts.js';
+import { SlotBatcher } from './slot-batches.js';
 import { Sweeper } from './sweeper.js';
 
 /** Options of the Redis store. */
@@ -48,9 +49,7 @@ export interface RedisStoreOptions {
 /** Default retention of settled workflows: 7 days. */
 export const DEFAULT_REDIS_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
-interface Connected { client: Redis; scripts: Scripts; feed: EventFeed; sweeper: Sweeper }
-
-interface GroupEntry { args: string[]; resolve: (reply: Reply) => void; reject: (error: unknown) => void }
+interface Connected { client: Redis; scripts: Scripts; feed: EventFeed; sweeper: Sweeper; batches: SlotBatcher }
 
 /** The Redis-backed {@link Store}. */
 export class RedisStore implements Store {
@@ -60,14 +59,15 @@ export class RedisStore implements Store {
   private readonly retentionMs: number;
   private readonly minter: SlotMinter;
   private conn: Connected | undefined;
-  /** Claims and completes of this tick, per script and workflow (grouped()). */
-  private readonly groups = new Map<string, { name: 'claim' | 'complete'; workflowId: string; entries: GroupEntry[] }>();
+  /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
+  private readonly shared: readonly string[];
 
   constructor(private readonly options: RedisStoreOptions) {
     this.keys = new KeySpace(options.prefix);
     this.minter = new SlotMinter(options.prefix);
     this.retentionMs = options.retentionMs ?? DEFAULT_REDIS_RETENTION_MS;
     if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs <= 0) throw new RangeError('retentionMs must be a positive integer');
+    this.shared = [options.history ? '1' : '0', String(this.retentionMs), this.keys.events];
   }
 
   async connect(): Promise<void> {
@@ -84,7 +84,12 @@ export class RedisStore implements Store {
     await checkPersistence(client, logger);
     await client.set(this.keys.epoch, randomUUID(), 'NX');
     const common = (id: string): string[] => this.common(id);
-    this.conn = { client, scripts, feed: new EventFeed(client, this.keys.events, logger), sweeper: new Sweeper(client, this.keys, scripts, common) };
+    const sweeper = new Sweeper(client, this.keys, scripts, common);
+    const batches = new SlotBatcher({
+      prefix: this.keys.prefix, shared: this.shared, wfKey: (id) => this.keys.wf(id),
+      run: (name, keys, args) => scripts.run(name, keys, args), beforeSend: () => sweeper.flushIndex(),
+    });
+    this.conn = { client, scripts, feed: new EventFeed(client, this.keys.events, logger), sweeper, batches };
   }
 
   /**
@@ -96,11 +101,12 @@ export class RedisStore implements Store {
   }
 
   async create(workflowId: string, graph: StoredGraph): Promise<{ created: boolean; ready: ReadyNode[] }> {
-    const keys = this.keys.workflow(workflowId);
-    // Sent before create on the same connection, so Redis applies it first; one round trip for both.
+    this.keys.wf(workflowId); // an invalid id throws CanvasError before anything is sent
+    // The index write leaves before the create on the same connection (SlotBatcher beforeSend), so Redis
+    // applies it first; one round trip for both. Creates of one slot in this tick go as one call.
     const [, reply] = await Promise.all([
       this.c.sweeper.index(workflowId, 0),
-      this.c.scripts.run('create', keys, [...this.common(workflowId), ...createArgs(graph)]),
+      this.c.batches.add('create', workflowId, createArgs(graph)),
     ]);
     const { created, settled } = createFrom(reply);
     if (!created) return { created: false, ready: [] };
@@ -110,7 +116,7 @@ export class RedisStore implements Store {
 
   async claim(r: ClaimRequest): Promise<ClaimResult> {
     if (!isWorkflowId(r.workflowId)) return { status: 'orphan' };
-    return claimFrom(await this.grouped('claim', r.workflowId, [r.nodeId, String(r.attempt), r.task, r.token, String(r.leaseMs)]));
+    return claimFrom(await this.c.batches.add('claim', r.workflowId, [r.nodeId, String(r.attempt), r.task, r.token, String(r.leaseMs)]));
   }
 
   async renew(r: CommitRequest & { leaseMs: number }): Promise<'ok' | 'lost' | 'canceled'> {
@@ -120,7 +126,7 @@ export class RedisStore implements Store {
 
   async complete(r: CommitRequest & { result: string; ignoreResult: boolean }): Promise<CommitResult> {
     if (!isWorkflowId(r.workflowId)) return { status: 'orphan', ready: [] };
-    const reply = await this.grouped('complete', r.workflowId, [r.nodeId, r.token, r.result, r.ignoreResult ? '1' : '0']);
+    const reply = await this.c.batches.add('complete', r.workflowId, [r.nodeId, r.token, r.result, r.ignoreResult ? '1' : '0']);
     return this.committed(r.workflowId, reply);
   }
 
@@ -196,11 +202,11 @@ export class RedisStore implements Store {
 
   /** ARGV[1..4] of every per-workflow script. */
   private common(workflowId: string): string[] {
-    return [workflowId, this.options.history ? '1' : '0', String(this.retentionMs), this.keys.events];
+    return [workflowId, ...this.shared];
   }
 
   private run(name: WorkflowScript, workflowId: string, args: string[]): Promise<Reply> {
-    return this.c.scripts.run(name, this.keys.workflow(workflowId), [...this.common(workflowId), ...args]);
+    return this.c.scripts.run(name, [this.keys.wf(workflowId)], [...this.common(workflowId), ...args]);
   }
 
   private async commit(name: WorkflowScript, r: CommitRequest, args: string[]): Promise<CommitResult> {
@@ -213,51 +219,6 @@ export class RedisStore implements Store {
     if (result.settled) this.unindexLater(workflowId, run);
     return result;
   }
-
-  /**
-   * Runs a claim or a complete together with the others of the same workflow made in this tick: one alone as
-   * its script, several as one `claim_many` / `complete_many` call (entries in call order), each caller getting
-   * its own entry's reply. Sent at the end of the tick, with the tick's other calls (src/core/tick-batcher.ts).
-   */
-  private grouped(name: 'claim' | 'complete', workflowId: string, entry: string[]): Promise<Reply> {
-    return new Promise<Reply>((resolve, reject) => {
-      if (this.groups.size === 0) process.nextTick(() => this.sendGroups());
-      const key = `${name} ${workflowId}`;
-      let group = this.groups.get(key);
-      if (!group) this.groups.set(key, (group = { name, workflowId, entries: [] }));
-      group.entries.push({ args: entry, resolve, reject });
-    });
-  }
-
-  /**
-   * Sends this tick's groups. Every entry's promise settles on every path: the call's reply, its error (after
-   * the retries of scripts.ts: AbortError, a lost library; a batch is as safe to run twice as a single call),
-   * a synchronous throw (a store closed meanwhile), or a batch reply that is not one reply per entry.
-   */
-  private sendGroups(): void {
-    const groups = [...this.groups.values()];
-    this.groups.clear();
-    for (const { name, workflowId, entries } of groups) {
-      const rejectAll = (error: unknown): void => entries.forEach((e) => e.reject(error));
-      try {
-        if (entries.length === 1) {
-          const [one] = entries as [GroupEntry];
-          this.run(name, workflowId, one.args).then(one.resolve, one.reject);
-          continue;
-        }
-        this.run(`${name}_many`, workflowId, entries.flatMap((e) => e.args)).then((replies: unknown) => {
-          if (!Array.isArray(replies) || replies.length !== entries.length) {
-            rejectAll(new Error(`redis store: ${name}_many answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${entries.length} entries`));
-            return;
-          }
-          entries.forEach((e, i) => e.resolve(replies[i] as Reply));
-        }, rejectAll);
-      } catch (error) {
-        rejectAll(error);
-      }
-    }
-  }
-
 
   /**
    * Drops a settled workflow from the sweep index without holding up the caller: the commit is already

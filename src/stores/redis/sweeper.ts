@@ -44,6 +44,9 @@ export class Sweeper {
     await this.scripts.command((on) => on.zadd(this.keys.active, 'GT', run, workflowId));
   }
 
+  /** Sends the index writes waiting for the end of this tick (none: each is queued when issued). */
+  flushIndex(): void {}
+
   /** Drops a workflow seen settled at run generation `run`, unless a later run re-indexed it. */
   async unindex(workflowId: string, run: number): Promise<void> {
     await this.scripts.run('unindex', [this.keys.active], [workflowId, run]);
@@ -70,7 +73,7 @@ export class Sweeper {
   private async sweepOne(id: string, republishAfterMs: number, budget: number, out: SweepResult): Promise<void> {
     let keys: string[];
     try {
-      keys = this.keys.workflow(id);
+      keys = [this.keys.wf(id)];
     } catch {
       await retryAborted(() => this.client.zrem(this.keys.active, id));
       return;

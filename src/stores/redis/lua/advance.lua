@@ -170,7 +170,9 @@ end
 
 -- The workflow's 15 keys (this call's).
 local function allKeys()
-  return { K.wf, K.order, K.spec, K.node, K.deps, K.next, K.input, K.repl, K.res, K.err, K.leases, K.ready, K.eb, K.hidden, K.hist }
+  local keys = {}
+  for i, name in ipairs(KEY_ORDER) do keys[i] = K[name] end
+  return keys
 end
 
 -- Flushes; when the workflow settled in this script, sets the retention on every key it may hold (its key mask,
@@ -178,8 +180,8 @@ end
 local function finish()
   flush()
   if W and W.settled then
-    for i = 1, #KEYLIST do
-      if bit.band(W.km, 2 ^ (i - 1)) ~= 0 then rcall('PEXPIRE', KEYLIST[i], RETENTION) end
+    for _, name in ipairs(KEY_ORDER) do
+      if bit.band(W.km, BIT[name]) ~= 0 then rcall('PEXPIRE', K[name], RETENTION) end
     end
     local event = '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. W.settled .. '"'
     -- A small result rides along (raw JSON text, last), so a waiter need not read it back (events.ts).

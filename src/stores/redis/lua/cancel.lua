@@ -4,7 +4,7 @@
   commits answer STALE, their renewals CANCELED). O(nodes), once.
 
   Input:
-    KEYS[1..15]  the workflow's keys (lib.lua)
+    KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
     ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
 
   Output:

@@ -4,7 +4,7 @@
   store time + leaseMs (RELIABILITY §1.3). Returns in the same round trip everything the worker needs.
 
   Input:
-    KEYS[1..15]  the workflow's keys (lib.lua)
+    KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
     ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
     ARGV[5]      node id
     ARGV[6]      attempt (the message's)

@@ -5,7 +5,7 @@
   resolve (RESOLVE). Cost: O(dependents). Settles the workflow when nothing is left open.
 
   Input:
-    KEYS[1..15]  the workflow's keys (lib.lua)
+    KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
     ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
     ARGV[5]      node id
     ARGV[6]      claim token

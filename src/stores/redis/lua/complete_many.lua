@@ -1,26 +1,30 @@
 --[[
-  complete_many: the completions of several nodes of one workflow made in the same tick (redis-store.ts groups
-  them), applied one after the other exactly as complete.lua applies one, on the workflow loaded once, with
-  one write-back at the end. An entry repeated in the batch, or a batch sent twice, answers ALREADY as a
-  repeated completion does. Cost: O(dependents) per entry.
+  complete_many: the completions made in the same tick of nodes of one or more workflows whose keys share a
+  cluster slot (redis-store.ts batches them by slot). Each workflow's completions are applied one after the
+  other exactly as complete.lua applies one, on the workflow loaded once, with one write-back per workflow.
+  An entry repeated in the batch, or a batch sent twice, answers ALREADY as a repeated completion does. Cost:
+  O(dependents) per entry.
 
-  Input:
-    KEYS[1..15]  the workflow's keys (lib.lua)
-    ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
-    ARGV[5..]    the entries, 4 slots each: node id, claim token, result JSON text, '1' ignoreResult
-                 (complete.lua ARGV[5..8])
+  Input (lib.lua: batch):
+    KEYS[g]      the `wf` key of the g-th workflow of the batch (all of one slot)
+    ARGV[1..3]   history flag, retentionMs, events channel
+    ARGV[4..]    per workflow: workflow id, n, then n/4 entries of 4 slots: node id, claim token, result JSON
+                 text, '1' ignoreResult (complete.lua ARGV[5..8])
 
   Output:
     one reply per entry, in order, each as complete.lua returns it; the settled state is in the reply of the
-    entry that settled the workflow only, and each reply carries the ready messages of its own entry
+    entry that settled its workflow only, and each reply carries the ready messages of its own entry;
+    { CODE.ERROR, message } for each entry of a workflow whose completions raised an error
 
-  Events: one 'settled' on ARGV[4] when an entry settled the workflow (advance.lua: finish), as complete.lua.
+  Events: one 'settled' on the channel per workflow an entry settled (advance.lua: finish), as complete.lua.
 ]]
-local replies, changed = {}, false
-for i = 5, #ARGV, 4 do
-  local reply = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
-  replies[#replies + 1] = reply
-  changed = changed or reply[1] == CODE.OK
-end
-if changed then finish() end
-return replies
+return batch(KEYS, ARGV, 4, function(argv, from, to)
+  local replies, changed = {}, false
+  for i = from, to, 4 do
+    local reply = completeOne(argv[i], argv[i + 1], argv[i + 2], argv[i + 3])
+    replies[#replies + 1] = reply
+    changed = changed or reply[1] == CODE.OK
+  end
+  if changed then finish() end
+  return replies
+end)

@@ -3,7 +3,7 @@
   (src/runtime/step/create.ts createRecord; DESIGN inv 4). Idempotent on the workflow id.
 
   Input:
-    KEYS[1..15]  the workflow's keys (lib.lua)
+    KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
     ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
     ARGV[5]      result recipe tokens (JSON array)
     ARGV[6]      N, the number of nodes

@@ -6,27 +6,31 @@
   NOW, W, NODES, ...) is reset by begin() at the entry of every registered function. It mirrors
   src/runtime/step/record.ts and advance.ts function by function; the names match.
 
-  KEYS (every per-workflow script gets the same 15 keys, all carrying the hash tag {prefix:workflowId}):
-    KEYS[1]  wf      hash  state, createdAt, settledAt, result, recipe (tokens), open, failed, ebn, run, km (below)
-    KEYS[2]  order   list  node ids in creation order
-    KEYS[3]  spec    hash  node id -> NodeSpec JSON, written once (never decoded here: it holds user data)
-    KEYS[4]  node    hash  node id -> the node's state record (cjson; fields in docs/redis-data-model.md)
-    KEYS[5]  deps    hash  node id -> JSON array of the node's dependencies (replay only)
-    KEYS[6]  next    hash  node id -> JSON array of its dependents (fan-out of a completion)
-    KEYS[7]  input   hash  node id -> recipe tokens of its parent input
-    KEYS[8]  repl    hash  node id -> {r: recipe tokens, d: done ids} once it replaced itself
-    KEYS[9]  res     hash  node id -> result JSON text
-    KEYS[10] err     hash  node id -> ErrorInfo JSON text
-    KEYS[11] leases  zset  running nodes, score = lease deadline (ms, store time)
-    KEYS[12] ready   zset  queued and retrying nodes, score = max(queuedAt, notBefore)
-    KEYS[13] eb      hash  errback i: `i` route, `i:a` args, `i:o` options, `i:d` dispatch, `i:f` fired, `i:r` runs
-    KEYS[14] hidden  set   nodes whose result is dropped at settle (ignoreResult)
-    KEYS[15] hist    list  applied transitions (history mode)
+  KEYS: every per-workflow script declares ONE key, the workflow's `wf` key `{prefix:workflowId}:wf`; the
+  other 14 are derived from its hash tag here (K, below), as BullMQ derives its keys from one prefix. They hash
+  to the same cluster slot as the declared key, which is all Redis Cluster requires of a script (DESIGN inv 8):
+    wf      hash  state, createdAt, settledAt, result, recipe (tokens), open, failed, ebn, run, km (below)
+    order   list  node ids in creation order
+    spec    hash  node id -> NodeSpec JSON, written once (never decoded here: it holds user data)
+    node    hash  node id -> the node's state record (cjson; fields in docs/redis-data-model.md)
+    deps    hash  node id -> JSON array of the node's dependencies (replay only)
+    next    hash  node id -> JSON array of its dependents (fan-out of a completion)
+    input   hash  node id -> recipe tokens of its parent input
+    repl    hash  node id -> {r: recipe tokens, d: done ids} once it replaced itself
+    res     hash  node id -> result JSON text
+    err     hash  node id -> ErrorInfo JSON text
+    leases  zset  running nodes, score = lease deadline (ms, store time)
+    ready   zset  queued and retrying nodes, score = max(queuedAt, notBefore)
+    eb      hash  errback i: `i` route, `i:a` args, `i:o` options, `i:d` dispatch, `i:f` fired, `i:r` runs
+    hidden  set   nodes whose result is dropped at settle (ignoreResult)
+    hist    list  applied transitions (history mode)
+  A batch (create_many, claim_many, complete_many) declares the `wf` key of each of its workflows, all of one
+  slot, and runs each workflow with its own per-call state (batch(), below).
 
   ARGV common to every per-workflow script:
     ARGV[1] workflowId   ARGV[2] '1' keeps history   ARGV[3] retentionMs   ARGV[4] events channel
 
-  Key mask (wf field `km`): bit i-1 stands for KEYS[i]. It holds every key the workflow may have written since
+  Key mask (wf field `km`): bit i-1 stands for the i-th key of the list above (BIT). It holds every key the workflow may have written since
   create (a superset: a key emptied since, by HDEL or DEL, keeps its bit), so a settle sets the retention on
   those keys only (DESIGN inv 9) and skips the rest, which never existed. Every command that can create a key
   goes through put(), which records it; flush() folds this call's writes into the mask. Create sets ALWAYS_KEYS.
@@ -41,24 +45,71 @@ local CHUNK = 1000
 --------------------------------------------------------------------------------------------------- per call
 -- Set by begin(keys, args) at the entry of every per-workflow function; nothing survives from one call to the
 -- next. `redis.call` is not reachable while the library loads, so it is taken here too.
-local rcall, K, KEYLIST, WF_ID, HIST, RETENTION, CHANNEL, NOW
+local rcall, K, BASE, WF_ID, HIST, RETENTION, CHANNEL, NOW
 local W -- the workflow: state, open, failed, ebn, run, km; ready (flat messages), settled
 local NODES, ORIG, DIRTY, HISTBUF, WROTE
 local RESULTS -- node id -> result text stored by this call (setResult), so build() need not read it back
 
-local function begin(keys, args)
+-- The key names of this call's workflow, made on first use from its `wf` key: `{prefix:id}:` .. name.
+local KEY_NAMES = { __index = function(t, name)
+  local key = BASE .. name
+  rawset(t, name, key)
+  return key
+end }
+
+-- `wfKey` is the declared `{prefix:id}:wf` key, `args` ARGV[1..4] (above); `now` the store time in ms when the
+-- caller read it already (a batch reads TIME once).
+local function begin(wfKey, args, now)
   rcall = redis.call
-  K = {
-    wf = keys[1], order = keys[2], spec = keys[3], node = keys[4], deps = keys[5], next = keys[6],
-    input = keys[7], repl = keys[8], res = keys[9], err = keys[10], leases = keys[11], ready = keys[12],
-    eb = keys[13], hidden = keys[14], hist = keys[15],
-  }
-  KEYLIST = keys
+  BASE = string.sub(wfKey, 1, -3)
+  K = setmetatable({ wf = wfKey }, KEY_NAMES)
   WF_ID, HIST, RETENTION, CHANNEL = args[1], args[2] == '1', tonumber(args[3]), args[4]
-  local t = rcall('TIME')
-  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not now then
+    local t = rcall('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  NOW = now
   W = nil
   NODES, ORIG, DIRTY, HISTBUF, WROTE, RESULTS = {}, {}, {}, {}, {}, {}
+end
+
+-- The per-workflow scripts as functions of their ARGV, run after begin() (library.ts registers each as
+-- `begin(KEYS[1], ARGV); return RUN.<script>(ARGV)`), so a batch can run them too (create_many).
+local RUN = {}
+
+local function runGroup(wfKey, common, now, apply, argv, from, to)
+  begin(wfKey, common, now)
+  return apply(argv, from, to)
+end
+
+--[[
+  A batch over several workflows of one cluster slot (create_many, claim_many, complete_many):
+    KEYS[g]     the `wf` key of the g-th workflow group (all of one slot)
+    ARGV[1..3]  history flag, retentionMs, events channel (a single script's ARGV[2..4])
+    ARGV[4..]   per group: workflow id, n, then the group's n arguments
+  apply(argv, from, to) applies the group's arguments argv[from..to] under that workflow's per-call state
+  (begin) and returns its entries' replies. A group whose run raises an error (a refused transition, WRONGTYPE)
+  answers { CODE.ERROR, message } for each of its entries of `width` arguments (one entry when width is nil)
+  and keeps what it wrote, as a single call that failed would; the other groups are unaffected. TIME is read
+  once for the whole batch.
+]]
+local function batch(keys, argv, width, apply)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local common, out, at = { '', argv[1], argv[2], argv[3] }, {}, 4
+  for g = 1, #keys do
+    local n = tonumber(argv[at + 1])
+    common[1] = argv[at]
+    local ok, replies = pcall(runGroup, keys[g], common, now, apply, argv, at + 2, at + 1 + n)
+    if ok then
+      for i = 1, #replies do out[#out + 1] = replies[i] end
+    else
+      local message = type(replies) == 'table' and replies.err or tostring(replies)
+      for _ = 1, width and n / width or 1 do out[#out + 1] = { CODE.ERROR, message } end
+    end
+    at = at + 2 + n
+  end
+  return out
 end
 
 -- Runs a command that may create `key`, and records that this call wrote it (the key mask, above).
@@ -67,19 +118,20 @@ local function put(cmd, key, ...)
   return rcall(cmd, key, ...)
 end
 
--- The key mask bit of each key (KEYS order), the keys create always counts, and the mask of all 15.
+-- The key mask bit of each key (the order of the list above), the keys create always counts, and the mask of all 15.
 local BIT = {
   wf = 1, order = 2, spec = 4, node = 8, deps = 16, next = 32, input = 64, repl = 128, res = 256, err = 512,
   leases = 1024, ready = 2048, eb = 4096, hidden = 8192, hist = 16384,
 }
+-- The 15 key names in mask order (retention, replay's PERSIST).
+local KEY_ORDER = { 'wf', 'order', 'spec', 'node', 'deps', 'next', 'input', 'repl', 'res', 'err', 'leases', 'ready', 'eb', 'hidden', 'hist' }
 local ALWAYS_KEYS = BIT.wf + BIT.order + BIT.spec + BIT.node + BIT.leases + BIT.ready
 local ALL_KEYS_MASK = 2 ^ 15 - 1
 
 -- `mask` with the keys this call wrote added.
 local function withWrites(mask)
-  for i = 1, #KEYLIST do
-    if WROTE[KEYLIST[i]] then mask = bit.bor(mask, 2 ^ (i - 1)) end
-  end
+  local from = #BASE + 1
+  for key in pairs(WROTE) do mask = bit.bor(mask, BIT[string.sub(key, from)]) end
   return mask
 end
 

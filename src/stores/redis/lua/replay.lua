@@ -6,7 +6,7 @@
   and every key loses its retention (PERSIST). Succeeded results outside the set are kept.
 
   Input:
-    KEYS[1..15]  the workflow's keys (lib.lua)
+    KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
     ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
     ARGV[5]      '1': the node ids follow; '0': replay failed, blocked and canceled task nodes
     ARGV[6..]    node ids

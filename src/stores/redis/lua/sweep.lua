@@ -8,7 +8,7 @@
   Both lists come from the leases and ready indexes (O(log n + found)), at most `budget` of each.
 
   Input:
-    KEYS[1..15]  the workflow's keys (lib.lua)
+    KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
     ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
     ARGV[5]      republishAfterMs
     ARGV[6]      budget: most lapsed leases and most unclaimed nodes looked at

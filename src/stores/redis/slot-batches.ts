@@ -1,0 +1,136 @@
+/**
+ * Groups the creates, claims and completes issued in one tick by script and cluster slot (slot.ts): those of one
+ * slot go out as one `create_many` / `claim_many` / `complete_many` call, whatever their workflows, so a burst of
+ * small workflows with slot-steered ids (mint.ts) costs one function call per few hundred transitions, and every
+ * call still touches one slot (DESIGN inv 8). A lone entry goes as its plain script. Every caller gets its own
+ * entry's reply, or its own entry's error: a workflow whose entries raise an error in Lua answers CODE.ERROR for
+ * them, the batch's other workflows are unaffected (the `_many` scripts run each workflow under `pcall`).
+ *
+ * A batch is capped ({@link BATCH_LIMITS}) so that one call never holds Redis long; an entry larger than the cap
+ * (a 100,000-node create) goes alone. A batch is as safe to run twice as its entries are (RELIABILITY D1/D2), so
+ * the retries of scripts.ts (AbortError, a lost library) re-send it whole.
+ */
+import { CODE, scriptError, type Reply } from './codes.js';
+import type { ScriptName } from './library.js';
+import { workflowSlot } from './slot.js';
+
+/** The scripts whose calls are batched by slot. */
+export type BatchedScript = 'create' | 'claim' | 'complete';
+
+/** Caps of one batch call: entries, arguments, and bytes of argument text. */
+export const BATCH_LIMITS = { entries: 256, args: 8_192, bytes: 4 * 1024 * 1024 } as const;
+
+interface Entry { args: string[]; resolve: (reply: Reply) => void; reject: (error: unknown) => void }
+interface WorkflowGroup { workflowId: string; entries: Entry[]; args: number }
+interface Batch {
+  name: BatchedScript;
+  groups: WorkflowGroup[];
+  byWorkflow: Map<string, WorkflowGroup>;
+  entries: number;
+  args: number;
+  bytes: number;
+}
+
+/** How a batcher reaches the store: its key names and a script call. */
+export interface BatchTarget {
+  prefix: string;
+  /** The `wf` key of a workflow (the one declared key of its scripts). */
+  wfKey(workflowId: string): string;
+  /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
+  shared: readonly string[];
+  /** Runs a script (scripts.ts `run`). */
+  run(name: ScriptName, keys: string[], args: string[]): Promise<Reply>;
+  /** Called just before a tick's batches leave (the sweep index writes go first, sweeper.ts). */
+  beforeSend(): void;
+}
+
+function textBytes(args: readonly string[]): number {
+  let bytes = 0;
+  for (const a of args) bytes += a.length;
+  return bytes;
+}
+
+/** One tick's batches of one store. */
+export class SlotBatcher {
+  private readonly open = new Map<string, Batch>();
+  private readonly full: Batch[] = [];
+  private scheduled = false;
+
+  constructor(private readonly target: BatchTarget) {}
+
+  /** Queues one entry of `name` for `workflowId`; resolves with that entry's reply. */
+  add(name: BatchedScript, workflowId: string, args: string[]): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      if (!this.scheduled) {
+        this.scheduled = true;
+        process.nextTick(() => this.send());
+      }
+      const key = `${name} ${workflowSlot(this.target.prefix, workflowId)}`;
+      const bytes = textBytes(args);
+      let batch = this.open.get(key);
+      if (batch && (batch.entries >= BATCH_LIMITS.entries || batch.args + args.length > BATCH_LIMITS.args || batch.bytes + bytes > BATCH_LIMITS.bytes)) {
+        this.full.push(batch);
+        batch = undefined;
+      }
+      if (!batch) this.open.set(key, (batch = { name, groups: [], byWorkflow: new Map(), entries: 0, args: 0, bytes: 0 }));
+      // Creates are one group each (two creates of one id: the second answers EXISTS); claims and completes of
+      // one workflow share its group, applied in call order on the workflow loaded once.
+      let group = name === 'create' ? undefined : batch.byWorkflow.get(workflowId);
+      if (!group) {
+        batch.groups.push((group = { workflowId, entries: [], args: 0 }));
+        if (name !== 'create') batch.byWorkflow.set(workflowId, group);
+      }
+      group.entries.push({ args, resolve, reject });
+      group.args += args.length;
+      batch.entries++;
+      batch.args += args.length;
+      batch.bytes += bytes;
+    });
+  }
+
+  /** Sends this tick's batches, in the order they were opened (full ones first). */
+  private send(): void {
+    this.scheduled = false;
+    const batches = [...this.full, ...this.open.values()];
+    this.full.length = 0;
+    this.open.clear();
+    this.target.beforeSend();
+    for (const batch of batches) this.sendOne(batch);
+  }
+
+  /**
+   * Sends one batch. Every entry's promise settles on every path: its reply, its CODE.ERROR reply, the call's
+   * error, a synchronous throw (a store closed meanwhile), or a batch reply that is not one reply per entry.
+   */
+  private sendOne(batch: Batch): void {
+    const entries = batch.groups.flatMap((g) => g.entries);
+    const rejectAll = (error: unknown): void => entries.forEach((e) => e.reject(error));
+    try {
+      if (entries.length === 1) {
+        const [one] = entries as [Entry];
+        const { workflowId } = batch.groups[0]!;
+        this.target.run(batch.name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared, ...one.args]).then(one.resolve, one.reject);
+        return;
+      }
+      const keys = batch.groups.map((g) => this.target.wfKey(g.workflowId));
+      const args: string[] = [...this.target.shared];
+      for (const group of batch.groups) {
+        args.push(group.workflowId, String(group.args));
+        for (const entry of group.entries) for (const a of entry.args) args.push(a);
+      }
+      this.target.run(`${batch.name}_many`, keys, args).then((replies: unknown) => {
+        if (!Array.isArray(replies) || replies.length !== entries.length) {
+          rejectAll(new Error(`redis store: ${batch.name}_many answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${entries.length} entries`));
+          return;
+        }
+        entries.forEach((e, i) => {
+          const reply = replies[i] as Reply;
+          if (Array.isArray(reply) && reply[0] === CODE.ERROR) e.reject(scriptError(new Error(String(reply[1]))));
+          else e.resolve(reply);
+        });
+      }, rejectAll);
+    } catch (error) {
+      rejectAll(error);
+    }
+  }
+}
