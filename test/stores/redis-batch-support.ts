@@ -36,7 +36,7 @@ export function client(t: TestContext, url: string): Redis {
 
 /**
  * Counts the FCALLs of each function while `body` runs (MONITOR on a second connection), up to a marker
- * command sent after it. ioredis `monitor()` opens a connection of its own beside the client it is called on:
+ * command sent after it; other commands sent by clients (not by scripts) count as `cmd:<name>`. ioredis `monitor()` opens a connection of its own beside the client it is called on:
  * both are closed when `t` ends.
  */
 export async function fcalls(t: TestContext, url: string, body: () => Promise<void>): Promise<Map<string, number>> {
@@ -46,12 +46,12 @@ export async function fcalls(t: TestContext, url: string, body: () => Promise<vo
   const seen = new Map<string, number>();
   const marker = `end-${randomUUID()}`;
   const ended = new Promise<void>((resolve) => {
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
       const name = args[0]?.toLowerCase();
       if (name === 'echo' && args[1] === marker) resolve();
-      if (name !== 'fcall') return;
-      const fn = String(args[1]).replace(`${storeLibrary().name}_`, '');
-      seen.set(fn, (seen.get(fn) ?? 0) + 1);
+      if (source === 'lua') return;
+      const what = name === 'fcall' ? String(args[1]).replace(`${storeLibrary().name}_`, '') : `cmd:${name}`;
+      seen.set(what, (seen.get(what) ?? 0) + 1);
     });
   });
   await body();

@@ -11,7 +11,8 @@ import { after, describe, test, type TestContext } from 'node:test';
 import { chain, sig } from '../../src/canvas/builders.js';
 import { CODE } from '../../src/stores/redis/codes.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
-import { storeLibrary } from '../../src/stores/redis/scripts.js';
+import { Scripts, storeLibrary } from '../../src/stores/redis/scripts.js';
+import { Sweeper } from '../../src/stores/redis/sweeper.js';
 import { workflowSlot } from '../../src/stores/redis/slot.js';
 import { Run, storedGraph } from '../contracts/store/harness.js';
 import { requireRedis } from '../support/services.js';
@@ -116,6 +117,27 @@ describe('redis store: batches across the workflows of one slot', { skip: redis.
     assert.deepEqual((await fcall('complete_many', completes)).map((r) => [r[0], r[1]]), [[CODE.ALREADY, ''], [CODE.ALREADY, '']]);
     assert.deepEqual([(await store.history(a.id)).length, (await store.history(b.id)).length], applied);
     assert.deepEqual([(await store.outcome(a.id))?.result, (await store.outcome(b.id))?.result], ['A', 'B']);
+  });
+
+  test('sweep index: the additions and the removals of one tick go as one command each', async (t) => {
+    const { store, url } = await open(t);
+    const plain = client(t, url);
+    const scripts = new Scripts(plain);
+    await scripts.load();
+    const sweeper = new Sweeper(plain, store.keys, scripts, (id) => [id, '0', '60000', store.keys.events]);
+    const ids = Array.from({ length: 1_500 }, (_, i) => `w${i}`);
+    const added = await fcalls(t, url, async () => {
+      await Promise.all(ids.map((id) => sweeper.index(id, 0)));
+    });
+    assert.equal(added.get('cmd:zadd'), 2, '1,500 additions in two commands of at most 1,000');
+    assert.equal(await plain.zcard(store.keys.active), ids.length);
+    await sweeper.index('w0', 1); // replayed meanwhile: kept by an unindex of run 0
+    const removed = await fcalls(t, url, async () => {
+      await Promise.all(ids.slice(0, 900).map((id) => sweeper.unindex(id, 0)));
+    });
+    assert.equal(removed.get('unindex'), 1);
+    assert.deepEqual(await Promise.all(['w0', 'w899', 'w900'].map((id) => plain.zscore(store.keys.active, id))), ['1', null, '0']);
+    assert.equal(await plain.zcard(store.keys.active), ids.length - 899);
   });
 
   test('a batch is capped: a large create goes alone, many creates split into calls of one slot', async (t) => {

@@ -2,7 +2,8 @@
  * The sweep across workflows and the global index it walks. Per-workflow scripts touch one slot only (DESIGN
  * inv 8), so the index of running workflows (`${prefix}:active`, workflow id -> run generation) is written
  * by separate single-key commands: added before create and replay, removed once a workflow is seen settled
- * (compare-and-delete on the run generation, so a concurrent replay keeps it). Each call visits at most
+ * (compare-and-delete on the run generation, so a concurrent replay keeps it); the additions, and the
+ * removals, of one tick go out as one command each. Each call visits at most
  * `limit` workflows, rotating through the index, and republishes about `limit` nodes at most.
  */
 import type { Redis } from 'ioredis';
@@ -12,6 +13,7 @@ import { sweepFrom } from './codes.js';
 import { retryAborted } from './connection.js';
 import type { KeySpace } from './keys.js';
 import type { Scripts } from './scripts.js';
+import { TickPairs } from './tick-pairs.js';
 
 /** Workflows visited, and nodes republished, per sweep call when no `limit` is given. */
 export const DEFAULT_SWEEP_LIMIT = 1_000;
@@ -31,6 +33,8 @@ export class Sweeper {
   private cursor = 0;
   private readonly missingSince = new Map<string, number>();
   private readonly lostError = lostErrorTemplate();
+  private readonly indexes = new TickPairs((pairs) => this.scripts.command((on) => on.zadd(this.keys.active, 'GT', ...pairs)));
+  private readonly unindexes = new TickPairs((pairs) => this.scripts.run('unindex', [this.keys.active], pairs));
 
   constructor(
     private readonly client: Redis,
@@ -39,17 +43,25 @@ export class Sweeper {
     private readonly common: (workflowId: string) => string[],
   ) {}
 
-  /** Adds a workflow to the index for run generation `run` (never lowers it). */
-  async index(workflowId: string, run: number): Promise<void> {
-    await this.scripts.command((on) => on.zadd(this.keys.active, 'GT', run, workflowId));
+  /**
+   * Adds a workflow to the index for run generation `run` (never lowers it). The additions of one tick go as one
+   * `ZADD GT` (a single-key command on the global key: fine on a cluster), sent before the tick's store calls.
+   */
+  index(workflowId: string, run: number): Promise<void> {
+    return this.indexes.add([String(run), workflowId]);
   }
 
-  /** Sends the index writes waiting for the end of this tick (none: each is queued when issued). */
-  flushIndex(): void {}
+  /** Sends the index additions waiting for the end of this tick now (before a create that needs them first). */
+  flushIndex(): void {
+    this.indexes.flush();
+  }
 
-  /** Drops a workflow seen settled at run generation `run`, unless a later run re-indexed it. */
-  async unindex(workflowId: string, run: number): Promise<void> {
-    await this.scripts.run('unindex', [this.keys.active], [workflowId, run]);
+  /**
+   * Drops a workflow seen settled at run generation `run`, unless a later run re-indexed it. The drops of one
+   * tick go as one `unindex` call.
+   */
+  unindex(workflowId: string, run: number): Promise<void> {
+    return this.unindexes.add([workflowId, String(run)]);
   }
 
   /** One sweep call. */
