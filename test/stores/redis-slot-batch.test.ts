@@ -103,7 +103,7 @@ describe('redis store: batches across the workflows of one slot', { skip: redis.
     const fcall = async (fn: 'create_many' | 'claim_many' | 'complete_many', args: string[]): Promise<unknown[][]> =>
       (await plain.call('FCALL', lib.functionName(fn), keys.length, ...keys, ...shared, ...args)) as unknown[][];
     const graph = storedGraph(sig('t'));
-    const createArgs = (await import('../../src/stores/redis/encode.js')).createArgs(graph);
+    const createArgs = ['1', ...(await import('../../src/stores/redis/encode.js')).createArgs(graph)]; // fresh ids
     const creates = [a.id, String(createArgs.length), ...createArgs, b.id, String(createArgs.length), ...createArgs];
     assert.deepEqual((await fcall('create_many', creates)).map((r) => r[0]), [CODE.OK, CODE.OK]);
     assert.deepEqual((await fcall('create_many', creates)).map((r) => r[0]), [CODE.EXISTS, CODE.EXISTS]);
@@ -138,6 +138,25 @@ describe('redis store: batches across the workflows of one slot', { skip: redis.
     assert.equal(removed.get('unindex'), 1);
     assert.deepEqual(await Promise.all(['w0', 'w899', 'w900'].map((id) => plain.zscore(store.keys.active, id))), ['1', null, '0']);
     assert.equal(await plain.zcard(store.keys.active), ids.length - 899);
+  });
+
+  test('create: a fresh minted id skips the DEL of leftover keys; any other id clears them', async (t) => {
+    const { store, url } = await open(t);
+    const plain = client(t, url);
+    const dels = async (): Promise<number> => Number(/cmdstat_del:calls=(\d+)/.exec(await plain.info('commandstats'))?.[1] ?? 0);
+    const reused = new Run(store, 'expired-one'); // keys of an expired workflow of this id are left over
+    await plain.rpush(store.keys.key(reused.id, 'order'), 'old');
+    await plain.hset(store.keys.key(reused.id, 'res'), 'n0', '"old"');
+    const before = await dels();
+    await reused.create(sig('r'));
+    assert.equal(await dels(), before + 1);
+    assert.deepEqual(await plain.lrange(store.keys.key(reused.id, 'order'), 0, -1), ['n0']);
+    assert.equal(await plain.hget(store.keys.key(reused.id, 'res'), 'n0'), null);
+    const fresh = minted(store, 3);
+    await Promise.all(fresh.map((r) => r.create(sig('f'))));
+    assert.equal(await dels(), before + 1, 'no DEL for fresh ids');
+    const again = new Run(store, fresh[0]!.id); // asked again: not fresh any more (EXISTS here, DEL elsewhere)
+    assert.equal((await again.create(sig('f'))).created, false);
   });
 
   test('a batch is capped: a large create goes alone, many creates split into calls of one slot', async (t) => {

@@ -35,6 +35,7 @@ interface BenchStore {
   claim(r: ClaimRequest): Promise<unknown>;
   complete(r: CommitRequest & { result: string; ignoreResult: boolean }): Promise<{ settled?: string }>;
   epoch(): Promise<string | null>;
+  mintWorkflowId?(): string;
 }
 type StoreClass = new (options: { url: string; prefix: string }) => BenchStore;
 interface Build { name: string; store: BenchStore }
@@ -83,7 +84,8 @@ function call(store: BenchStore, phase: PhaseName, id: string, token: string, gr
 
 /** One round: every phase, batch by batch, each build in turn. Returns tallies by phase, by build. */
 async function round(builds: Build[], admin: Redis, graph: StoredGraph, count: number, inFlight: number): Promise<Map<PhaseName, Tally[]>> {
-  const ids = builds.map(() => Array.from({ length: count }, () => `cpu-${randomUUID()}`));
+  // Ids as app.start makes them: minted by the store when it can (slot-steered, mint.ts), else random.
+  const ids = builds.map(({ store }) => Array.from({ length: count }, () => store.mintWorkflowId?.() ?? `cpu-${randomUUID()}`));
   const out = new Map<PhaseName, Tally[]>();
   for (const phase of PHASES.slice(0, lastPhase + 1)) {
     const tallies = builds.map(() => new Tally());

@@ -90,7 +90,7 @@ function digest(graph: StoredGraph, replacing?: string, rootCountdowns = false):
   return { nodes, outside };
 }
 
-/** ARGV[5..] of create.lua (7 slots per node: the 6 of {@link digest} and a root's countdown). */
+/** ARGV[6..] of create.lua (7 slots per node: the 6 of {@link digest} and a root's countdown). */
 export function createArgs(graph: StoredGraph): string[] {
   const { nodes } = digest(graph, undefined, true);
   return [

@@ -13,6 +13,9 @@
 import { randomFillSync, randomInt } from 'node:crypto';
 import { crc16, crc16Zeros, SLOT_COUNT } from './slot.js';
 
+/** Most minted ids remembered as not yet created (past it they are forgotten: their create only costs more). */
+export const MINTED_REMEMBERED = 100_000;
+
 /** Most ids minted into one slot before the next id picks a new one (the store's batches stay small). */
 export const MINT_GROUP_SIZE = 256;
 
@@ -50,6 +53,8 @@ export class SlotMinter {
   private pool = '';
   private poolAt = 0;
   private group: { slot: number; count: number } | undefined;
+  /** Ids minted and not yet created (see {@link SlotMinter.fresh}). */
+  private readonly minted = new Set<string>();
 
   constructor(prefix: string) {
     this.prefixCrc = crc16(`${prefix}:`);
@@ -68,7 +73,18 @@ export class SlotMinter {
       this.group = group = { slot: randomInt(SLOT_COUNT), count: 0 };
     }
     group.count++;
-    return steer(this.prefixCrc, this.random(), group.slot);
+    const id = steer(this.prefixCrc, this.random(), group.slot);
+    if (this.minted.size >= MINTED_REMEMBERED) this.minted.clear();
+    this.minted.add(id);
+    return id;
+  }
+
+  /**
+   * True the first time it is asked about an id this minter minted (and still remembers): a workflow of that
+   * id was never created, so no keys of one can be left over (create.lua skips their DEL).
+   */
+  fresh(id: string): boolean {
+    return this.minted.delete(id);
   }
 
   /** 16 random base64url characters, cut from a pool filled 256 ids at a time. */
