@@ -175,13 +175,19 @@ local function allKeys()
   return keys
 end
 
+-- Keys a settled workflow cannot hold, so its settle sets no retention on them: `leases` and `ready` index open
+-- nodes only, and nothing is open once it settled (flush() has just removed the last ones; Redis deletes an
+-- emptied zset). A replay that reopens the workflow writes them again and PERSISTs every key (replay.lua).
+-- Saves 2 PEXPIREs, ~5 µs each from Lua, per settle.
+local EMPTY_WHEN_SETTLED = { leases = true, ready = true }
+
 -- Flushes; when the workflow settled in this script, sets the retention on every key it may hold (its key mask,
 -- lib.lua) and publishes.
 local function finish()
   flush()
   if W and W.settled then
     for _, name in ipairs(KEY_ORDER) do
-      if bit.band(W.km, BIT[name]) ~= 0 then rcall('PEXPIRE', K[name], RETENTION) end
+      if bit.band(W.km, BIT[name]) ~= 0 and not EMPTY_WHEN_SETTLED[name] then rcall('PEXPIRE', K[name], RETENTION) end
     end
     local event = '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. W.settled .. '"'
     -- A small result rides along (raw JSON text, last), so a waiter need not read it back (events.ts).
