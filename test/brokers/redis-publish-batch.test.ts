@@ -109,6 +109,19 @@ describe('redis broker publish batching', { skip: redis.skip }, () => {
     }
   });
 
+  it('closes a call once its entries reach 4 MiB: ten 1 MiB bodies in one tick go as three calls', async () => {
+    const broker = await redisBroker(server);
+    try {
+      const bodies = Array.from({ length: 10 }, (_, i) => Buffer.alloc(1024 * 1024, 97 + i));
+      await Promise.all(bodies.map((body) => broker.publish('large', body)));
+      assert.equal(await calls(admin, 'evalsha', 'eval'), 3);
+      const got = await drain(broker, ['large'], bodies.length);
+      assert.deepEqual(got.map((delivery) => [delivery.body.length, delivery.body.charCodeAt(0)]), bodies.map((body) => [body.length, body[0]]));
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('splits a tick of 10,000 publishes into calls of at most 1,000 entries, nothing lost or reordered', async () => {
     const broker = await redisBroker(server);
     try {

@@ -2,7 +2,8 @@
  * Publishes of one tick, grouped per queue. At the end of the tick that issued them (`process.nextTick`, after
  * the microtasks that published) every queue's ready entries leave as one `pushMany` call (all priorities; each
  * list's entries in publish order) and its delayed entries as one `delayMany` call, at most {@link MAX_BATCH}
- * entries per call so a 10,000-node fan-out never holds Redis for long. Several calls share one pipeline (one
+ * entries and about {@link MAX_BATCH_BYTES} per call so a 10,000-node fan-out (or a tick of large bodies) never
+ * holds Redis for long. Several calls share one pipeline (one
  * socket write), in the order their first publish was made. Every publish settles with its call's outcome.
  * ioredis auto-pipelining would instead hold them until `setImmediate` (0.2-0.4 ms on a busy worker).
  */
@@ -13,11 +14,14 @@ import type { BrokerScripts, PublishCall } from './scripts.js';
 
 /** Most entries per script call. */
 export const MAX_BATCH = 1_000;
+/** A call takes no more entries once they reach this many bytes (an entry larger than this goes alone). */
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** The publishes that go as one script call, and the promise they share. */
 interface Batch {
   readonly done: Deferred;
   size: number;
+  bytes: number;
   /** Adds one entry with its priority (ready) or its delay in ms (delayed). */
   add(value: number, entry: Buffer): void;
   call(): PublishCall;
@@ -29,9 +33,11 @@ function readyBatch(keys: QueueKeys): Batch {
   return {
     done: deferred(),
     size: 0,
+    bytes: 0,
     add(priority, entry) {
       (byPriority[priority] ??= []).push(entry);
       this.size += 1;
+      this.bytes += entry.length;
     },
     call() {
       const lists: string[] = [];
@@ -54,9 +60,11 @@ function delayedBatch(keys: QueueKeys): Batch {
   return {
     done: deferred(),
     size: 0,
+    bytes: 0,
     add(delayMs, entry) {
       args.push(delayMs, entry);
       this.size += 1;
+      this.bytes += entry.length;
     },
     call: () => ({ script: 'delayMany', args }),
   };
@@ -90,7 +98,7 @@ export class PublishBatcher {
       open.set(keys, batch);
     }
     batch.add(value, entry);
-    if (batch.size >= MAX_BATCH) open.delete(keys);
+    if (batch.size >= MAX_BATCH || batch.bytes >= MAX_BATCH_BYTES) open.delete(keys);
     return batch.done.promise;
   }
 
