@@ -33,7 +33,9 @@ local function succeed(firstId, firstRec, event, result)
     setResult(id, rec, item[4])
     if rec.x then rcall('HDEL', K.err, id); rec.x = nil end -- a success clears the error of earlier attempts
     rec.fa = NOW
-    for _, depId in ipairs(listOf(K.next, id)) do
+    -- Only a pending or waiting dependent moves, and both are open: with nothing else open (the last node of a
+    -- workflow, every node of a one-node one) there is none, so the dependents list is not read.
+    for _, depId in ipairs(W.open > 0 and listOf(K.next, id) or {}) do
       local dep = getNode(depId)
       -- A waiting node waits for its fragment only, not for its own (replayed) dependencies.
       if dep.s == 'pending' or (dep.s == 'waiting' and rec.rp == depId) then
