@@ -4,8 +4,8 @@
  * order they were made. ioredis auto-pipelining would instead hold every command until `setImmediate`, i.e.
  * until the event loop has served whatever other I/O is ready: measured 0.2-0.4 ms per command on a busy
  * worker, on the critical path of every chain step (claim, commit, publish of the next node). Used by the Redis
- * store for its FCALLs (src/stores/redis/scripts.ts) and by the Redis broker for its publishes
- * (src/brokers/redis/redis-broker.ts); retries stay with the callers.
+ * store for its FCALLs (src/stores/redis/scripts.ts); retries stay with the callers. (The Redis broker groups
+ * its publishes per queue itself: src/brokers/redis/publish-batcher.ts.)
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 
