@@ -135,39 +135,49 @@ end
 -- Writes every changed node record, moves nodes between the sweep indexes, appends the history and the
 -- workflow counters. Every script that changes state ends with it.
 local function flush()
-  local flat, rem, add = {}, { L = {}, R = {} }, { L = {}, R = {} }
+  local flat, remL, remR, addL, addR
   for id in pairs(DIRTY) do
+    DIRTY[id] = nil
     local rec = NODES[id]
+    if not flat then flat = {} end
     flat[#flat + 1] = id; flat[#flat + 1] = cjson.encode(rec)
-    local set0, score0 = ORIG[id][1], ORIG[id][2]
+    local set0, score0 = ORIG_SET[id], ORIG_SCORE[id]
     local set1, score1 = indexOf(rec)
-    if set0 and set0 ~= set1 then table.insert(rem[set0], id) end
+    -- A node leaves the index it was in only (ORIG): no ZREM from an index that does not hold it.
+    if set0 and set0 ~= set1 then
+      if set0 == 'L' then remL = remL or {}; remL[#remL + 1] = id
+      else remR = remR or {}; remR[#remR + 1] = id end
+    end
     if set1 and (set1 ~= set0 or score1 ~= score0) then
-      local list = add[set1]
+      local list
+      if set1 == 'L' then addL = addL or {}; list = addL else addR = addR or {}; list = addR end
       list[#list + 1] = score1; list[#list + 1] = id
     end
-    ORIG[id] = { set1, score1 }
+    ORIG_SET[id], ORIG_SCORE[id] = set1, score1
   end
-  hsetMany(K.node, flat)
-  for set, key in pairs({ L = K.leases, R = K.ready }) do
-    local ids, pairs_ = rem[set], add[set]
-    for i = 1, #ids, CHUNK do rcall('ZREM', key, unpack(ids, i, math.min(i + CHUNK - 1, #ids))) end
-    for i = 1, #pairs_, 2 * CHUNK do put('ZADD', key, unpack(pairs_, i, math.min(i + 2 * CHUNK - 1, #pairs_))) end
-  end
-  if #HISTBUF > 0 then pushMany(K.hist, HISTBUF) end
+  if flat then hsetMany(K.node, flat) end
+  if remL then for i = 1, #remL, CHUNK do rcall('ZREM', K.leases, unpack(remL, i, math.min(i + CHUNK - 1, #remL))) end end
+  if addL then for i = 1, #addL, 2 * CHUNK do put('ZADD', K.leases, unpack(addL, i, math.min(i + 2 * CHUNK - 1, #addL))) end end
+  if remR then for i = 1, #remR, CHUNK do rcall('ZREM', K.ready, unpack(remR, i, math.min(i + CHUNK - 1, #remR))) end end
+  if addR then for i = 1, #addR, 2 * CHUNK do put('ZADD', K.ready, unpack(addR, i, math.min(i + 2 * CHUNK - 1, #addR))) end end
+  if #HISTBUF > 0 then pushMany(K.hist, HISTBUF); HISTBUF = {} end
   if W then
     W.km = withWrites(W.km)
-    local meta, orig = {}, W.orig
-    for _, f in ipairs(WF_FIELDS) do
-      if W[f] ~= orig[f] then meta[#meta + 1] = f; meta[#meta + 1] = W[f] end
-    end
-    if #meta > 0 then put('HSET', K.wf, unpack(meta)) end
+    local o, meta, n = W.orig, nil, 0
+    if W.state ~= o.state then meta = meta or {}; meta[n + 1] = 'state'; meta[n + 2] = W.state; n = n + 2 end
+    if W.open ~= o.open then meta = meta or {}; meta[n + 1] = 'open'; meta[n + 2] = W.open; n = n + 2 end
+    if W.failed ~= o.failed then meta = meta or {}; meta[n + 1] = 'failed'; meta[n + 2] = W.failed; n = n + 2 end
+    if W.ebn ~= o.ebn then meta = meta or {}; meta[n + 1] = 'ebn'; meta[n + 2] = W.ebn; n = n + 2 end
+    if W.run ~= o.run then meta = meta or {}; meta[n + 1] = 'run'; meta[n + 2] = W.run; n = n + 2 end
+    if W.km ~= o.km then meta = meta or {}; meta[n + 1] = 'km'; meta[n + 2] = W.km; n = n + 2 end
+    if W.result ~= o.result then meta = meta or {}; meta[n + 1] = 'result'; meta[n + 2] = W.result; n = n + 2 end
+    if W.settledAt ~= o.settledAt then meta = meta or {}; meta[n + 1] = 'settledAt'; meta[n + 2] = W.settledAt; n = n + 2 end
+    if meta then put('HSET', K.wf, unpack(meta, 1, n)) end
     stored()
   elseif withWrites(ALWAYS_KEYS) ~= ALWAYS_KEYS then
     -- Only renew flushes without W: it writes node and leases, which create counted already.
     error('braid: a write outside the key mask without the workflow loaded')
   end
-  DIRTY, HISTBUF = {}, {}
 end
 
 -- The workflow's 15 keys (this call's).

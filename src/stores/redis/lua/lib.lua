@@ -44,25 +44,50 @@ local CHUNK = 1000
 
 --------------------------------------------------------------------------------------------------- per call
 -- Set by begin(keys, args) at the entry of every per-workflow function; nothing survives from one call to the
--- next. `redis.call` is not reachable while the library loads, so it is taken here too.
-local rcall, K, BASE, WF_ID, HIST, RETENTION, CHANNEL, NOW
-local W -- the workflow: state, open, failed, ebn, run, km; ready (flat messages), settled
-local NODES, ORIG, DIRTY, HISTBUF, WROTE
-local RESULTS -- node id -> result text stored by this call (setResult), so build() need not read it back
+-- next but K's names when the next call is of the same workflow (they derive from its `wf` key alone). `redis.call` is not reachable while the library loads, so it is taken here too. The per-call tables
+-- live at module level and begin() empties them (a batch runs many workflows per call: clearing costs less
+-- than allocating six tables and a metatable per workflow); one that grew large is replaced instead, so a
+-- later call never walks its empty slots.
+local rcall, BASE, WF_ID, HIST, RETENTION, CHANNEL, NOW
+local W -- the workflow: state, open, failed, ebn, run, km, orig; ready (flat messages), settled
+local NODES, ORIG_SET, ORIG_SCORE, DIRTY, HISTBUF, RESULTS = {}, {}, {}, {}, {}, {}
+local NODE_COUNT = 0 -- records remembered since begin()
+local WMASK = 0 -- the key mask bits of the keys this call wrote (put)
 
--- The key names of this call's workflow, made on first use from its `wf` key: `{prefix:id}:` .. name.
+-- The key mask bit of each key (the order of the list above), the keys create always counts, and the mask of all 15.
+local BIT = {
+  wf = 1, order = 2, spec = 4, node = 8, deps = 16, next = 32, input = 64, repl = 128, res = 256, err = 512,
+  leases = 1024, ready = 2048, eb = 4096, hidden = 8192, hist = 16384,
+}
+-- The 15 key names in mask order (retention, replay's PERSIST).
+local KEY_ORDER = { 'wf', 'order', 'spec', 'node', 'deps', 'next', 'input', 'repl', 'res', 'err', 'leases', 'ready', 'eb', 'hidden', 'hist' }
+local ALWAYS_KEYS = BIT.wf + BIT.order + BIT.spec + BIT.node + BIT.leases + BIT.ready
+local ALL_KEYS_MASK = 2 ^ 15 - 1
+
+-- The key names of this call's workflow, made on first use from its `wf` key: `{prefix:id}:` .. name; KEYBIT
+-- maps each name made to its mask bit (put).
+local KEYBIT = {}
 local KEY_NAMES = { __index = function(t, name)
   local key = BASE .. name
   rawset(t, name, key)
+  KEYBIT[key] = BIT[name]
   return key
 end }
+local K -- made by the first begin(): setmetatable is not reachable while the library loads
+
+local function clear(t) for k in pairs(t) do t[k] = nil end end
 
 -- `wfKey` is the declared `{prefix:id}:wf` key, `args` ARGV[1..4] (above); `now` the store time in ms when the
 -- caller read it already (a batch reads TIME once).
 local function begin(wfKey, args, now)
   rcall = redis.call
-  BASE = string.sub(wfKey, 1, -3)
-  K = setmetatable({ wf = wfKey }, KEY_NAMES)
+  if not K then K = setmetatable({}, KEY_NAMES) end
+  if rawget(K, 'wf') ~= wfKey then
+    clear(K); clear(KEYBIT)
+    BASE = string.sub(wfKey, 1, -3)
+    K.wf = wfKey
+    KEYBIT[wfKey] = BIT.wf
+  end
   WF_ID, HIST, RETENTION, CHANNEL = args[1], args[2] == '1', tonumber(args[3]), args[4]
   if not now then
     local t = rcall('TIME')
@@ -70,7 +95,14 @@ local function begin(wfKey, args, now)
   end
   NOW = now
   W = nil
-  NODES, ORIG, DIRTY, HISTBUF, WROTE, RESULTS = {}, {}, {}, {}, {}, {}
+  if NODE_COUNT > 64 then
+    NODES, ORIG_SET, ORIG_SCORE, DIRTY, RESULTS = {}, {}, {}, {}, {}
+  else
+    clear(NODES); clear(ORIG_SET); clear(ORIG_SCORE); clear(DIRTY); clear(RESULTS)
+  end
+  NODE_COUNT = 0
+  HISTBUF = {}
+  WMASK = 0
 end
 
 -- The per-workflow scripts as functions of their ARGV, run after begin() (library.ts registers each as
@@ -114,34 +146,24 @@ end
 
 -- Runs a command that may create `key`, and records that this call wrote it (the key mask, above).
 local function put(cmd, key, ...)
-  WROTE[key] = true
+  WMASK = bit.bor(WMASK, KEYBIT[key])
   return rcall(cmd, key, ...)
 end
 
--- The key mask bit of each key (the order of the list above), the keys create always counts, and the mask of all 15.
-local BIT = {
-  wf = 1, order = 2, spec = 4, node = 8, deps = 16, next = 32, input = 64, repl = 128, res = 256, err = 512,
-  leases = 1024, ready = 2048, eb = 4096, hidden = 8192, hist = 16384,
-}
--- The 15 key names in mask order (retention, replay's PERSIST).
-local KEY_ORDER = { 'wf', 'order', 'spec', 'node', 'deps', 'next', 'input', 'repl', 'res', 'err', 'leases', 'ready', 'eb', 'hidden', 'hist' }
-local ALWAYS_KEYS = BIT.wf + BIT.order + BIT.spec + BIT.node + BIT.leases + BIT.ready
-local ALL_KEYS_MASK = 2 ^ 15 - 1
-
 -- `mask` with the keys this call wrote added.
 local function withWrites(mask)
-  local from = #BASE + 1
-  for key in pairs(WROTE) do mask = bit.bor(mask, BIT[string.sub(key, from)]) end
-  return mask
+  return bit.bor(mask, WMASK)
 end
 
 -- True when the workflow may hold key `name` (its mask, or a write in this call).
 local function mayExist(name)
-  return WROTE[K[name]] or bit.band(W.km, BIT[name]) ~= 0
+  return bit.band(bit.bor(W.km, WMASK), BIT[name]) ~= 0
 end
 
 -- Numbers as text: integers exactly, others with full precision.
 local function num(x)
+  -- tostring prints integers below 1e14 exactly (%.14g); -0 prints as 0
+  if x == math.floor(x) and x < 1e14 and x > -1e14 then return x == 0 and '0' or tostring(x) end
   if x == math.floor(x) and math.abs(x) < 2^53 then return string.format('%d', x) end
   return string.format('%.17g', x)
 end
@@ -165,7 +187,12 @@ end
 
 -- Builds a JSON value from recipe tokens (text or decoded) over the stored results (missing reads as null).
 local function build(tokens)
-  if type(tokens) == 'string' then tokens = cjson.decode(tokens) end
+  if type(tokens) == 'string' then
+    -- One node id alone (a one-node workflow's recipe, a chain's): its result, without decoding the tokens.
+    local only = string.match(tokens, '^%["([^"\\%[%]]+)"%]$')
+    if only then return RESULTS[only] or rcall('HGET', K.res, only) or 'null' end
+    tokens = cjson.decode(tokens)
+  end
   local ids, vals = {}, {}
   for _, t in ipairs(tokens) do if t ~= '[' and t ~= ']' then ids[#ids + 1] = t end end
   -- Results this call stored are known (a one-node workflow's result, a chain's last); else one read.
@@ -187,14 +214,14 @@ local function build(tokens)
 end
 
 --------------------------------------------------------------------------------------------------- state
--- The workflow fields flush() writes back when they changed.
--- (`result` and `settledAt` are not loaded: a script that settles sets them; replay deletes them.)
-local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', 'result', 'settledAt' }
-
+-- The workflow fields flush() writes back when they changed: state, open, failed, ebn, run, km, result,
+-- settledAt (`result` and `settledAt` are not loaded: a script that settles sets them; replay deletes them).
 -- Remembers W's fields as stored, so flush() writes only what changed.
 local function stored()
-  W.orig = { state = W.state, open = W.open, failed = W.failed, ebn = W.ebn, run = W.run, km = W.km,
-    result = W.result, settledAt = W.settledAt }
+  local o = W.orig
+  if not o then o = {}; W.orig = o end
+  o.state, o.open, o.failed, o.ebn, o.run, o.km, o.result, o.settledAt =
+    W.state, W.open, W.failed, W.ebn, W.run, W.km, W.result, W.settledAt
 end
 
 local function loadWf()
@@ -215,8 +242,8 @@ end
 
 local function remember(id, rec)
   NODES[id] = rec
-  local set, score = indexOf(rec)
-  ORIG[id] = { set, score }
+  NODE_COUNT = NODE_COUNT + 1
+  ORIG_SET[id], ORIG_SCORE[id] = indexOf(rec)
 end
 
 local function getNode(id)
@@ -276,7 +303,7 @@ local function addNode(id, rec, specText)
   put('RPUSH', K.order, id)
   put('HSET', K.spec, id, specText)
   remember(id, rec)
-  ORIG[id] = { nil, nil }
+  ORIG_SET[id], ORIG_SCORE[id] = nil, nil
   dirty(id)
   W.open = W.open + 1
 end
