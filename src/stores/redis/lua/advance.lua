@@ -24,18 +24,17 @@ local function setResult(id, rec, text)
 end
 
 -- Records a success (SUCCEED from running, RESOLVE from waiting) and spreads it to the dependents.
-local function succeed(firstId, firstRec, event, result)
-  local work = { { firstId, firstRec, event, result } }
-  while #work > 0 do
-    local item = table.remove(work)
-    local id, rec = item[1], item[2]
-    move(id, rec, item[3])
-    setResult(id, rec, item[4])
+local NONE = {} -- an empty list, never written
+local function succeed(id, rec, event, result)
+  local work -- the resolutions still to apply, made when a waiting node resolves
+  while id do
+    move(id, rec, event)
+    setResult(id, rec, result)
     if rec.x then rcall('HDEL', K.err, id); rec.x = nil end -- a success clears the error of earlier attempts
     rec.fa = NOW
     -- Only a pending or waiting dependent moves, and both are open: with nothing else open (the last node of a
     -- workflow, every node of a one-node one) there is none, so the dependents list is not read.
-    for _, depId in ipairs(W.open > 0 and listOf(K.next, id) or {}) do
+    for _, depId in ipairs(W.open > 0 and listOf(K.next, id) or NONE) do
       local dep = getNode(depId)
       -- A waiting node waits for its fragment only, not for its own (replayed) dependencies.
       if dep.s == 'pending' or (dep.s == 'waiting' and rec.rp == depId) then
@@ -45,10 +44,16 @@ local function succeed(firstId, firstRec, event, result)
           if dep.s == 'pending' then markReady(depId, dep)
           else
             local repl = cjson.decode(rcall('HGET', K.repl, depId))
+            work = work or {}
             work[#work + 1] = { depId, dep, 'RESOLVE', build(repl.r) }
           end
         end
       end
+    end
+    id = nil
+    if work and #work > 0 then
+      local item = table.remove(work)
+      id, rec, event, result = item[1], item[2], item[3], item[4]
     end
   end
 end
