@@ -59,7 +59,7 @@ export interface ClaimRequest {
   nodeId: string;
   attempt: number;
   task: string;
-  /** A fresh random token; commits and renewals need it. */
+  /** A token unique to this claim (never reused by any worker); commits and renewals need it. */
   token: string;
   leaseMs: number;
 }

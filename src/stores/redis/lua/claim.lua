@@ -9,7 +9,7 @@
     ARGV[5]      node id
     ARGV[6]      attempt (the message's)
     ARGV[7]      task name (the message's)
-    ARGV[8]      claim token (fresh, random)
+    ARGV[8]      claim token (unique per claim: a random per-worker prefix and a counter, deliver.ts)
     ARGV[9]      leaseMs
 
   Output:
