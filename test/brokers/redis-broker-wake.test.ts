@@ -19,7 +19,10 @@ import { redisBroker } from './redis-fixture.js';
 
 const redis = await requireRedis();
 
-describe('redis broker specifics', { skip: redis.skip }, () => {
+// A bound on the whole file: one CI run (session 3, full suite under load) hung here for 9 minutes with no timer
+// left in the process and the test's broker connection idle since its connect; 12 runs of this file alone passed.
+// Until the cause is found, a hang fails the suite in two minutes instead of holding CI to its time limit.
+describe('redis broker specifics', { skip: redis.skip, timeout: 120_000 }, () => {
   let server: RedisServer;
   before(async () => {
     server = await RedisServer.start();
