@@ -114,16 +114,31 @@ describe('redis store retention at settle', { skip: redis.skip }, () => {
     await assertAllExpire(raw, store, run, ['repl']);
   });
 
-  test('a one-node workflow settles with PEXPIRE on the keys it holds only', async () => {
+  test('a one-node workflow (compact layout, lua/compact.lua) settles with PEXPIRE on wf and hist, all it holds', async () => {
     const { store, raw } = await fresh();
     const run = new Run(store);
     await run.create(sig('a'));
     const c = await run.claim('n0');
     const before = await pexpires(raw);
     assert.equal((await run.complete('n0', c.token, 1)).settled, 'succeeded');
-    // wf, order, spec, node, res, hist; not leases and ready (in the mask since create, empty once settled).
-    assert.equal((await pexpires(raw)) - before, 6);
-    await assertAllExpire(raw, store, run, ['wf', 'order', 'spec', 'node', 'res', 'hist']);
+    assert.equal((await pexpires(raw)) - before, 2);
+    await assertAllExpire(raw, store, run, ['wf', 'hist']);
+    assert.equal((await raw.keys(`${store.keys.tag(run.id)}:*`)).length, 2);
+  });
+
+  test('a two-node chain settles with PEXPIRE on the keys it holds only', async () => {
+    const { store, raw } = await fresh();
+    const run = new Run(store);
+    await run.create(chain(sig('a'), sig('b')));
+    const a = await run.claim('n0');
+    await run.complete('n0', a.token, 1);
+    const b = await run.claim('n1');
+    const before = await pexpires(raw);
+    assert.equal((await run.complete('n1', b.token, 2)).settled, 'succeeded');
+    // wf, order, spec, node, deps, next, input, res, hist; not leases and ready (in the mask since create, empty once settled).
+    const held = ['wf', 'order', 'spec', 'node', 'deps', 'next', 'input', 'res', 'hist'];
+    assert.equal((await pexpires(raw)) - before, held.length);
+    await assertAllExpire(raw, store, run, held);
   });
 });
 

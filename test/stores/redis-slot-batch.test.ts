@@ -150,8 +150,10 @@ describe('redis store: batches across the workflows of one slot', { skip: redis.
     const before = await dels();
     await reused.create(sig('r'));
     assert.equal(await dels(), before + 1);
-    assert.deepEqual(await plain.lrange(store.keys.key(reused.id, 'order'), 0, -1), ['n0']);
+    // One node: the compact layout (lua/compact.lua), in the wf hash alone; the leftovers are gone.
+    assert.deepEqual(await plain.lrange(store.keys.key(reused.id, 'order'), 0, -1), []);
     assert.equal(await plain.hget(store.keys.key(reused.id, 'res'), 'n0'), null);
+    assert.deepEqual((await reused.snapshot()).nodes.map((n) => n.id), ['n0']);
     const fresh = minted(store, 3);
     await Promise.all(fresh.map((r) => r.create(sig('f'))));
     assert.equal(await dels(), before + 1, 'no DEL for fresh ids');

@@ -6,9 +6,11 @@
  *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts), CODE (codes.ts), REPUBLISH_BACKOFF_LIMIT
  *                (src/runtime/step/sweep.ts) and SETTLED_RESULT_MAX_BYTES (events.ts) as Lua literals
  *   lib.lua      state, records, moves, begin(): the per-call reset, batch(): several workflows per call
+ *   compact.lua  the compact layout of one-node workflows: create, claim, complete in place; inflate()
  *   advance.lua  how completions spread, the write-back (flush, finish)
  *   per single script: `RUN.<script> = function(ARGV) <the file> end` and a registered function
- *                `begin(KEYS[1], ARGV); return RUN.<script>(ARGV)` (KEYS[1]: the workflow's `wf` key)
+ *                `begin(KEYS[1], ARGV); return RUN.<script>(ARGV)` (KEYS[1]: the workflow's `wf` key), with
+ *                `inflate()` after `begin` for the scripts of {@link INFLATE_FIRST}
  *   per batch script (`*_many`): a registered function whose body is the file (it calls `batch`)
  *
  * The module level (tables, ~40 helper closures) runs once, at load; each call runs only its own function.
@@ -35,6 +37,12 @@ export const WORKFLOW_SCRIPTS = [
 
 /** The batch scripts: several workflows of one slot per call (lib.lua `batch`, slot-batches.ts). */
 export const BATCH_SCRIPTS: ReadonlySet<WorkflowScript> = new Set(['create_many', 'claim_many', 'complete_many']);
+
+/**
+ * The scripts that turn a workflow in the compact one-node layout (compact.lua) into the general one before
+ * they run; create, claim and complete work on it in place, and sweep inflates only when it must act.
+ */
+export const INFLATE_FIRST: ReadonlySet<WorkflowScript> = new Set(['renew', 'fail', 'retry', 'replace', 'cancel', 'replay']);
 
 /** The name of a per-workflow script. */
 export type WorkflowScript = (typeof WORKFLOW_SCRIPTS)[number];
@@ -97,13 +105,14 @@ function registered(script: ScriptName): string {
   const body = readLua(script).trimEnd();
   const register = (inner: string[]): string[] => [`redis.register_function('${NAME_MARK}_${script}', function(KEYS, ARGV)`, ...inner, 'end)'];
   if (script === 'unindex' || BATCH_SCRIPTS.has(script)) return register([body]).join('\n');
-  return [`RUN.${script} = function(ARGV)`, body, 'end', ...register(['begin(KEYS[1], ARGV)', `return RUN.${script}(ARGV)`])].join('\n');
+  const entry = ['begin(KEYS[1], ARGV)', ...(INFLATE_FIRST.has(script) ? ['inflate()'] : []), `return RUN.${script}(ARGV)`];
+  return [`RUN.${script} = function(ARGV)`, body, 'end', ...register(entry)].join('\n');
 }
 
 /** Builds the library from the machines and ./lua (the same source gives the same name). */
 export function buildLibrary(): Library {
   const body = [
-    prelude(), readLua('lib'), readLua('advance'),
+    prelude(), readLua('lib'), readLua('compact'), readLua('advance'),
     ...WORKFLOW_SCRIPTS.map(registered),
     registered('unindex'),
   ].join('\n');

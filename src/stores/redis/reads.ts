@@ -38,28 +38,50 @@ function results(exec: Exec): unknown[] {
 /** The snapshot of a workflow, or null when it does not exist. */
 export async function readSnapshot(client: Redis, keys: KeySpace, id: string): Promise<WorkflowSnapshot | null> {
   const [meta, order, specs, nodes, res, errs] = results(await client.multi()
-    .hmget(keys.key(id, 'wf'), 'state', 'createdAt', 'settledAt', 'result')
+    .hmget(keys.key(id, 'wf'), 'state', 'createdAt', 'settledAt', 'result', ...COMPACT_SNAPSHOT_FIELDS)
     .lrange(keys.key(id, 'order'), 0, -1)
     .hgetall(keys.key(id, 'spec'))
     .hgetall(keys.key(id, 'node'))
     .hgetall(keys.key(id, 'res'))
     .hgetall(keys.key(id, 'err'))
     .exec()) as [Array<string | null>, string[], Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>];
-  const [state, createdAt, settledAt, result] = meta;
+  const [state, createdAt, settledAt, result, compactId, ...compact] = meta;
   if (!state) return null;
   const snapshot: WorkflowSnapshot = {
     id, state: state as WorkflowState, createdAt: Number(createdAt),
-    nodes: order.map((nodeId) => nodeSnapshot(nodeId, specs[nodeId], nodes[nodeId], res[nodeId], errs[nodeId])),
+    nodes: compactId
+      ? [compactNodeSnapshot(compactId, compact, result ?? undefined)]
+      : order.map((nodeId) => nodeSnapshot(nodeId, specs[nodeId], nodes[nodeId], res[nodeId], errs[nodeId])),
   };
   if (settledAt) snapshot.settledAt = Number(settledAt);
   if (result) snapshot.result = parseJson(result);
   return snapshot;
 }
 
-function nodeSnapshot(id: string, specText?: string, recText?: string, result?: string, error?: string): NodeSnapshot {
+/**
+ * The node fields of the compact one-node layout (lua/compact.lua) a snapshot reads after `_id`: spec, initial
+ * record, state, starts, started at, finished at, ignoreResult.
+ */
+const COMPACT_SNAPSHOT_FIELDS = ['_id', '_spec', '_rec', '_s', '_n', '_sa', '_fa', '_h'] as const;
+
+/** The one node of a compact workflow: its record is the initial one with the flat fields folded in. */
+function compactNodeSnapshot(id: string, fields: Array<string | null | undefined>, workflowResult?: string): NodeSnapshot {
+  const [specText, recText, state, starts, startedAt, finishedAt, hidden] = fields;
+  if (!specText || !recText || !state) throw new Error(`redis store: compact node ${id} is incomplete`);
+  const rec = JSON.parse(recText) as NodeRecordJson;
+  rec.s = state as NodeState;
+  rec.n = Number(starts ?? 0);
+  if (startedAt) rec.sa = Number(startedAt);
+  if (finishedAt) rec.fa = Number(finishedAt);
+  if (hidden) rec.h = true;
+  // The one node's result is the workflow's (its recipe is that node).
+  return nodeSnapshot(id, specText, rec, state === 'succeeded' ? workflowResult : undefined);
+}
+
+function nodeSnapshot(id: string, specText?: string, recText?: string | NodeRecordJson, result?: string, error?: string): NodeSnapshot {
   if (specText === undefined || recText === undefined) throw new Error(`redis store: node ${id} is listed but not stored`);
   const spec = parseJson(specText) as unknown as NodeSpec;
-  const rec = JSON.parse(recText) as NodeRecordJson;
+  const rec = typeof recText === 'string' ? JSON.parse(recText) as NodeRecordJson : recText;
   const s: NodeSnapshot = {
     id, task: spec.task, state: rec.s === 'waiting' ? 'running' : rec.s, deps: spec.deps, attempts: rec.n,
     args: spec.args, kind: rec.k, queue: spec.dispatch.queue, redeliveries: rec.rd,

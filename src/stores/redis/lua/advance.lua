@@ -1,5 +1,5 @@
 --[[
-  braid Lua library, part 2: how completions spread (src/runtime/step/advance.ts, function by function), and
+  braid Lua library, part 3: how completions spread (src/runtime/step/advance.ts, function by function), and
   the write-back every script ends with. Module level of the function library, after lib.lua; not a script by
   itself.
 
@@ -206,12 +206,8 @@ local function finish()
     for _, name in ipairs(KEY_ORDER) do
       if bit.band(W.km, BIT[name]) ~= 0 and not EMPTY_WHEN_SETTLED[name] then rcall('PEXPIRE', K[name], RETENTION) end
     end
-    local event = '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. W.settled .. '"'
     -- A small result rides along (raw JSON text, last), so a waiter need not read it back (events.ts).
-    if W.settled == 'succeeded' and W.result and #W.result <= SETTLED_RESULT_MAX_BYTES then
-      event = event .. ',"result":' .. W.result
-    end
-    rcall('PUBLISH', CHANNEL, event .. '}')
+    rcall('PUBLISH', CHANNEL, settledEvent(W.settled, W.result))
   end
 end
 
@@ -242,6 +238,7 @@ end
 local function claimOne(id, attempt, task, token, leaseMs)
   attempt = tonumber(attempt)
   if not (W or loadWf()) then return { CODE.ORPHAN }, false end
+  if W.c then return claimCompact(id, attempt, task, token, leaseMs), false end
   local rec = getNode(id)
   if not rec then return { CODE.ORPHAN }, false end
   if rec.t ~= task then return { CODE.FORGED }, false end
@@ -265,6 +262,7 @@ end
 -- One completion (complete.lua; complete_many applies each entry with it), without the write-back: the reply
 -- carries the ready messages and the settled state this entry caused only.
 local function completeOne(id, token, result, ignoreResult)
+  if (W or loadWf()) and W.c then return completeCompact(id, token, result, ignoreResult) end
   local rec, code = guard(id, token, 'succeeded')
   if not rec then return { code, '', W and W.run or 0 } end
   if ignoreResult == '1' then rec.h = true end

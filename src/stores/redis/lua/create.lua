@@ -15,6 +15,9 @@
                  countdownMs of a root ('' for a node with dependencies)
     then M x 4   errback route (cjson: t, imm, qu, p, c, m), args JSON, options JSON, dispatch JSON
 
+  A workflow of one root node whose result is that node's, without errbacks, is stored in the compact layout
+  (compact.lua): its `wf` hash alone.
+
   Output:
     { CODE.OK, settled state or '' }   stored; the roots (nodes without dependencies) are queued, in declaration order. Their
                       messages are known to the caller (encode.ts rootMessages): the reply does not repeat them.
@@ -30,6 +33,12 @@ if ARGV[5] ~= '1' then rcall('DEL', K.order, K.spec, K.node, K.deps, K.next, K.i
 -- Roots move pending -> queued (markReady); the move is checked against the machine once, then written in bulk.
 if NODE_T.pending.DEPS_MET ~= 'queued' then error('braid: illegal transition|roots|pending|DEPS_MET') end
 local n, m = tonumber(ARGV[7]), tonumber(ARGV[8])
+-- One root node whose result is the workflow's, no errbacks: the compact layout, in the `wf` hash alone
+-- (compact.lua).
+if n == 1 and m == 0 and ARGV[12] == '' and ARGV[14] == '' and ARGV[15] ~= '' and ARGV[6] == compactRecipe(ARGV[9]) then
+  createCompact(ARGV[9], ARGV[10], ARGV[11], NOW + tonumber(ARGV[15]))
+  return { CODE.OK, '' }
+end
 
 local PENDING = '{"s":"pending",'
 local order, specs, recs, deps, nexts, inputs, scores, hist = {}, {}, {}, {}, {}, {}, {}, {}
@@ -47,7 +56,7 @@ for i = 1, n do
     local due = NOW + tonumber(ARGV[at + 7])
     rec = '{"s":"queued","q":' .. num(NOW) .. ',"nb":' .. num(due) .. ',' .. string.sub(rec, #PENDING + 1)
     scores[#scores + 1] = due; scores[#scores + 1] = id
-    if HIST then hist[#hist + 1] = cjson.encode({ node = id, from = 'pending', to = 'queued', attempt = 1 }) end
+    if HIST then hist[#hist + 1] = historyRecord(id, 'pending', 'queued', 1) end
   end
   recs[#recs + 1] = id; recs[#recs + 1] = rec
 end

@@ -224,11 +224,16 @@ local function stored()
     W.state, W.open, W.failed, W.ebn, W.run, W.km, W.result, W.settledAt
 end
 
+-- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) also its flat node, as
+-- W.c = { id, t, s, a, tk, nb, n }.
 local function loadWf()
-  local v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run', 'km')
+  local v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n')
   if not v[1] then return nil end
   W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
     km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
+  if v[7] then
+    W.c = { id = v[7], t = v[8], s = v[9], a = tonumber(v[10]), tk = v[11] or nil, nb = tonumber(v[12]), n = tonumber(v[13]) or 0 }
+  end
   stored()
   return W
 end
@@ -271,6 +276,13 @@ local function listOf(key, id)
 end
 
 --------------------------------------------------------------------------------------------------- record.ts
+-- One entry of the history list (history mode): a node's move, with the claim token it moved under, if any.
+local function historyRecord(id, from, to, attempt, token)
+  local h = { node = id, from = from, to = to, attempt = attempt }
+  if token then h.token = token end
+  return cjson.encode(h)
+end
+
 -- Moves a node by one machine event; a refused event is a bug in the caller (IllegalTransition).
 local function move(id, rec, event)
   local from = rec.s
@@ -285,11 +297,7 @@ local function move(id, rec, event)
   end
   rec.s = to
   dirty(id)
-  if HIST then
-    local h = { node = id, from = from, to = to, attempt = rec.a }
-    if rec.tk then h.token = rec.tk end
-    HISTBUF[#HISTBUF + 1] = cjson.encode(h)
-  end
+  if HIST then HISTBUF[#HISTBUF + 1] = historyRecord(id, from, to, rec.a, rec.tk) end
 end
 
 local function moveWorkflow(event)

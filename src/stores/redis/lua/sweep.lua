@@ -5,7 +5,8 @@
   unclaimed for republishAfterMs since they became due are listed to publish again, each later republish after
   twice the wait, up to 16 times (step/sweep.ts republishWait; `sw` counts republishes since the last claim,
   `bo` is the extra wait, added to the node's score in the ready index so ZRANGEBYSCORE finds only due nodes).
-  Both lists come from the leases and ready indexes (O(log n + found)), at most `budget` of each.
+  Both lists come from the leases and ready indexes (O(log n + found)), at most `budget` of each. A workflow in
+  the compact layout (compact.lua) is checked in place and inflated only when its node must move.
 
   Input:
     KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
@@ -24,6 +25,12 @@
 if not loadWf() then return { CODE.MISSING } end
 if W.state ~= 'running' then return { CODE.NOT_RUNNING, W.state, W.run } end
 local after, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+-- A compact workflow (compact.lua) is looked at in place, and inflated only when its node needs the sweep.
+if W.c then
+  if compactIdle(after) then return { CODE.OK, 0, 0, '', W.run } end
+  inflate()
+  loadWf()
+end
 local lapsed = rcall('ZRANGEBYSCORE', K.leases, '-inf', NOW, 'LIMIT', 0, budget)
 local unclaimed = rcall('ZRANGEBYSCORE', K.ready, '-inf', NOW - after, 'LIMIT', 0, budget)
 local redelivered, lost = 0, 0

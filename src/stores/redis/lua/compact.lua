@@ -1,0 +1,144 @@
+--[[
+  braid Lua library, part 2: the compact layout of a one-node workflow (docs/redis-data-model.md "Compact
+  one-node workflows"). Module level of the function library, after lib.lua and before advance.lua; not a
+  script by itself.
+
+  Most workflows a task queue sees are one task. create.lua stores such a workflow (one root node whose result
+  is the workflow's, no errbacks) in its `wf` hash alone (and `hist` in history mode): the workflow fields as
+  usual (state, createdAt, open, failed, ebn, run, km; no `recipe`, see compactRecipe) plus the node, flat,
+  under fields that start with `_`:
+    _id    node id (its presence marks the layout)     _spec  NodeSpec JSON text (never decoded here)
+    _rec   the node's initial record JSON (static fields: k, t, qu, p, c, m, e, ni; decoded only to inflate)
+    _t     task name       _s  state        _a  attempt     _q  queued at    _nb  not before
+    _tk    claim token     _lu lease until  _n  starts      _sa started at   _fa  finished at
+    _h     '1': ignoreResult (the node's result is the workflow's `result`, shown unless _h)
+  Claim and complete of such a workflow read and write these fields (no cjson, one key); every other
+  transition (renew, fail, retry, replace, cancel, replay, a sweep that must act) first inflates it into the
+  general layout of lib.lua, keys and all, and then runs as for any workflow. The transitions are the same
+  machine moves as the general code's (NODE_T, WF_T); only the storage differs. Retries, redeliveries and
+  republishes inflate, so a compact node has rt = rd = 0 and no sw, bo, x.
+]]
+
+-- The fields of the compact layout (HDEL on inflate).
+local COMPACT_FIELDS = { '_id', '_spec', '_rec', '_t', '_s', '_a', '_q', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h' }
+
+-- The 'settled' event of the workflow (events.ts): state, and a small succeeded result as raw JSON text, last.
+local function settledEvent(state, result)
+  local event = '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. state .. '"'
+  if state == 'succeeded' and result and #result <= SETTLED_RESULT_MAX_BYTES then
+    event = event .. ',"result":' .. result
+  end
+  return event .. '}'
+end
+
+-- Checks a machine move the compact code makes without move(): a refused one is a bug, as in move().
+local function allowed(machine, from, event, to, what)
+  if not (machine[from] and machine[from][event] == to) then error('braid: illegal transition|' .. what .. '|' .. from .. '|' .. event) end
+end
+
+-- The task name in an initial record's JSON text (encode.ts initialRecord writes `"k":"task","t":"<name>"`);
+-- cjson when the name holds an escape.
+local function recordTask(recText)
+  return string.match(recText, '"k":"%a+","t":"([^"\\]*)"') or cjson.decode(recText).t
+end
+
+-- In history mode, appends the move of the compact node (as move() records it) and answers the workflow's key
+-- mask with the `hist` key in it; else answers nil (the mask is unchanged).
+local function compactHistory(km, id, from, to, attempt, token)
+  if not HIST then return nil end
+  put('RPUSH', K.hist, historyRecord(id, from, to, attempt, token))
+  return bit.bor(km, BIT.hist)
+end
+
+-- The result recipe (tokens, as encode.ts writes them) of a workflow whose result is node `id`'s: the only
+-- recipe a compact workflow has, so it is not stored (inflate() writes it).
+local function compactRecipe(id)
+  return '["' .. id .. '"]'
+end
+
+-- create.lua's compact case: the one root node of a workflow without errbacks whose result is the node's,
+-- queued at NOW, due at `due`.
+local function createCompact(id, specText, recText, due)
+  allowed(NODE_T, 'pending', 'DEPS_MET', 'queued', id)
+  local km = compactHistory(BIT.wf, id, 'pending', 'queued', 1) or BIT.wf
+  put('HSET', K.wf, 'state', 'running', 'createdAt', num(NOW), 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
+    'km', km, '_id', id, '_spec', specText, '_rec', recText, '_t', recordTask(recText), '_s', 'queued', '_a', 1,
+    '_q', num(NOW), '_nb', num(due))
+end
+
+-- Turns a compact workflow into the general layout (no-op for any other): order, spec, node (record with the
+-- flat fields folded in), its sweep index entry and result; the compact fields go. A settled workflow's new
+-- keys get the retention its `wf` key has left. True when it inflated.
+local function inflate()
+  local v = rcall('HMGET', K.wf, '_id', '_spec', '_rec', '_s', '_a', '_q', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h', 'result', 'km')
+  local id = v[1]
+  if not id then return false end
+  local rec = cjson.decode(v[3])
+  rec.s, rec.a, rec.q, rec.nb = v[4], tonumber(v[5]), tonumber(v[6]), tonumber(v[7])
+  rec.tk, rec.lu, rec.n, rec.sa, rec.fa = v[8] or nil, tonumber(v[9]), tonumber(v[10]) or 0, tonumber(v[11]), tonumber(v[12])
+  if v[13] == '1' then rec.h = true end
+  local mask = bit.bor(tonumber(v[15]) or BIT.wf, ALWAYS_KEYS)
+  put('RPUSH', K.order, id)
+  put('HSET', K.spec, id, v[2])
+  put('HSET', K.node, id, cjson.encode(rec))
+  local set, score = indexOf(rec)
+  if set == 'L' then put('ZADD', K.leases, score, id) elseif set == 'R' then put('ZADD', K.ready, score, id) end
+  local written = { K.order, K.spec, K.node }
+  if rec.s == 'succeeded' and not rec.h and v[14] then
+    put('HSET', K.res, id, v[14])
+    mask = bit.bor(mask, BIT.res)
+    written[#written + 1] = K.res
+  end
+  rcall('HDEL', K.wf, unpack(COMPACT_FIELDS))
+  put('HSET', K.wf, 'km', mask, 'recipe', compactRecipe(id))
+  local ttl = rcall('PTTL', K.wf)
+  if ttl > 0 then for _, key in ipairs(written) do rcall('PEXPIRE', key, ttl) end end
+  return true
+end
+
+-- The compact half of claimOne (advance.lua): W holds the workflow and its flat node (loadWf, W.c).
+local function claimCompact(id, attempt, task, token, leaseMs)
+  local c = W.c
+  if id ~= c.id then return { CODE.ORPHAN } end
+  if c.t ~= task then return { CODE.FORGED } end
+  local already = c.s == 'running' and c.tk == token and c.a == attempt
+  if not already then
+    if W.state ~= 'running' or c.a ~= attempt or (c.s ~= 'queued' and c.s ~= 'retrying') then return { CODE.STALE } end
+    if c.nb and NOW < c.nb then return { CODE.EARLY, num(c.nb - NOW) } end
+    allowed(NODE_T, c.s, 'CLAIM', 'running', id)
+    local km = compactHistory(W.km, id, c.s, 'running', c.a, token)
+    put('HSET', K.wf, '_s', 'running', '_tk', token, '_lu', num(NOW + tonumber(leaseMs)), '_n', c.n + 1, '_sa', num(NOW),
+      'km', km or W.km)
+  end
+  W, WMASK = nil, 0 -- written straight through, km included: the next entry of a batch reads the workflow again
+  return { CODE.CLAIMED, already and 1 or 0, rcall('HGET', K.wf, '_spec'), 0, '', c.a, 0, 0, 'task', 0 }
+end
+
+-- The compact half of completeOne (advance.lua): the node succeeds and, being the only one, settles the
+-- workflow with its result (the recipe of a one-node workflow is that node); retention and event at once.
+local function completeCompact(id, token, result, ignoreResult)
+  local c, run = W.c, W.run
+  if id ~= c.id then return { CODE.ORPHAN, '', 0 } end
+  if c.tk ~= token then return { CODE.STALE, '', run } end
+  if c.s ~= 'running' then return { c.s == 'succeeded' and CODE.ALREADY or CODE.STALE, '', run } end
+  allowed(NODE_T, 'running', 'SUCCEED', 'succeeded', id)
+  allowed(WF_T, W.state, 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ' .. WF_ID)
+  local now, km = num(NOW), compactHistory(W.km, id, 'running', 'succeeded', c.a, token) or W.km
+  put('HSET', K.wf, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now,
+    'km', km, '_h', ignoreResult == '1' and '1' or '')
+  rcall('PEXPIRE', K.wf, RETENTION)
+  if bit.band(km, BIT.hist) ~= 0 then rcall('PEXPIRE', K.hist, RETENTION) end
+  rcall('PUBLISH', CHANNEL, settledEvent('succeeded', result))
+  W, WMASK = nil, 0 -- written straight through, km included: nothing is left for flush()
+  return { CODE.OK, 'succeeded', run }
+end
+
+-- The sweep of a compact workflow that needs none (sweep.lua): true when its node is neither running past its
+-- lease nor ready and unclaimed for `after` ms; otherwise the caller inflates and sweeps as usual.
+local function compactIdle(after)
+  local v = rcall('HMGET', K.wf, '_s', '_lu', '_q', '_nb')
+  local s = v[1]
+  if s == 'running' then return (tonumber(v[2]) or 0) > NOW end
+  if s == 'queued' or s == 'retrying' then return math.max(tonumber(v[3]) or 0, tonumber(v[4]) or 0) + after > NOW end
+  return true
+end

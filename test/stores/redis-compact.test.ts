@@ -1,0 +1,216 @@
+/**
+ * The compact layout of one-node workflows (src/stores/redis/lua/compact.lua): a workflow of one root node
+ * whose result is the workflow's lives in its `wf` hash alone while it is created, claimed and completed; every
+ * other transition first inflates it into the general layout. What a user reads (snapshot, outcome, history,
+ * events) must not tell the two layouts apart: each case below takes a snapshot in the compact layout, forces
+ * an inflate with a renew under a token nobody holds (answered `lost`, changes nothing), and compares.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, test, type TestContext } from 'node:test';
+import type { Redis } from 'ioredis';
+import { chain, group, sig } from '../../src/canvas/builders.js';
+import type { WorkflowSnapshot } from '../../src/core/snapshot.js';
+import { RedisStore } from '../../src/stores/redis/redis-store.js';
+import { boom, listen, Run, sweepUntil } from '../contracts/store/harness.js';
+import { requireRedis } from '../support/services.js';
+import { BatchEnv, client } from './redis-batch-support.js';
+
+const redis = await requireRedis();
+const env = new BatchEnv();
+after(() => env.stop());
+
+/** A store on the file's server (history as asked), and a plain client; both closed when `t` ends. */
+async function open(t: TestContext, history = false, prefix = `c${randomUUID().slice(0, 8)}`): Promise<{ store: RedisStore; raw: Redis }> {
+  const { url } = await env.open(t);
+  const store = new RedisStore({ url, prefix, history, retentionMs: 600_000 });
+  t.after(() => store.close());
+  await store.connect();
+  return { store, raw: client(t, url) };
+}
+
+/** The names (suffixes) of the keys a workflow holds. */
+async function keysOf(raw: Redis, store: RedisStore, run: Run): Promise<string[]> {
+  const tag = store.keys.tag(run.id);
+  return (await raw.keys(`${tag}:*`)).map((key) => key.slice(tag.length + 1)).sort();
+}
+
+async function isCompact(raw: Redis, store: RedisStore, run: Run): Promise<boolean> {
+  return (await raw.hexists(store.keys.key(run.id, 'wf'), '_id')) === 1;
+}
+
+/** Inflates the workflow (renew runs inflate() first) without changing it: no claim holds this token. */
+async function inflate(store: RedisStore, run: Run, nodeId = 'n0'): Promise<void> {
+  assert.equal(await store.renew({ workflowId: run.id, nodeId, token: `nobody-${randomUUID()}`, leaseMs: 1_000 }), 'lost');
+}
+
+/** Snapshot before and after an inflate: equal, and the layout did change. */
+async function assertInflatesUnseen(raw: Redis, store: RedisStore, run: Run): Promise<WorkflowSnapshot> {
+  assert.ok(await isCompact(raw, store, run), 'compact before');
+  const before = await run.snapshot();
+  const outcome = await store.outcome(run.id);
+  await inflate(store, run);
+  assert.ok(!(await isCompact(raw, store, run)), 'general after');
+  assert.deepEqual(await run.snapshot(), before);
+  assert.deepEqual(await store.outcome(run.id), outcome);
+  return before;
+}
+
+describe('redis store: compact one-node workflows', { skip: redis.skip }, () => {
+  test('create, claim and complete keep the workflow in its wf hash alone; it expires whole', async (t) => {
+    const { store, raw } = await open(t);
+    const feed = await listen(store);
+    t.after(() => feed.stop());
+    const run = new Run(store);
+    const { ready } = await run.create(sig('one', [1, 'x'], { queue: 'q1', priority: 3 }));
+    assert.deepEqual(ready.map((r) => [r.nodeId, r.task, r.queue, r.priority, r.attempt]), [['n0', 'one', 'q1', 3, 1]]);
+    assert.deepEqual(await keysOf(raw, store, run), ['wf']);
+    const queued = await run.node('n0');
+    assert.deepEqual([queued.state, queued.attempts, queued.args, queued.queue, queued.task], ['queued', 0, [1, 'x'], 'q1', 'one']);
+    const c = await run.claim('n0');
+    assert.deepEqual(c.node.args, [1, 'x']);
+    assert.deepEqual([c.node.attempt, c.node.retries, c.node.redeliveries, c.node.kind], [1, 0, 0, 'task']);
+    assert.deepEqual(await keysOf(raw, store, run), ['wf']);
+    const done = await run.complete('n0', c.token, { ok: [1.5, 'é'] });
+    assert.deepEqual([done.status, done.settled, done.ready], ['ok', 'succeeded', []]);
+    assert.deepEqual(await keysOf(raw, store, run), ['wf']);
+    const ttl = await raw.pttl(store.keys.key(run.id, 'wf'));
+    assert.ok(ttl > 0 && ttl <= 600_000, `ttl ${ttl}`);
+    const snap = await run.snapshot();
+    assert.equal(snap.state, 'succeeded');
+    assert.deepEqual(snap.result, { ok: [1.5, 'é'] });
+    const node = snap.nodes[0]!;
+    assert.deepEqual([node.state, node.attempts, node.result], ['succeeded', 1, { ok: [1.5, 'é'] }]);
+    assert.ok(node.startedAt !== undefined && node.finishedAt !== undefined && node.startedAt <= node.finishedAt);
+    await feed.barrier();
+    assert.deepEqual(feed.events.filter((e) => e.workflowId === run.id).map((e) => e.type), ['settled']);
+  });
+
+  test('repeated and stale claims and completes answer as in the general layout', async (t) => {
+    const { store } = await open(t);
+    const run = new Run(store);
+    await run.create(sig('one', [1]));
+    assert.equal((await run.tryClaim('n0', { task: 'other' })).status, 'forged');
+    assert.equal((await run.tryClaim('n0', { attempt: 2 })).status, 'stale');
+    assert.equal((await run.tryClaim('n9')).status, 'orphan');
+    // Two claims in one tick (one claim_many call): one wins, the other is stale; a re-sent claim is `already`.
+    const [a, b] = await Promise.all([run.tryClaim('n0'), run.tryClaim('n0')]);
+    assert.deepEqual([a.status, b.status].sort(), ['claimed', 'stale']);
+    const won = a.status === 'claimed' ? a : b;
+    const again = await run.tryClaim('n0', { token: won.token });
+    assert.ok(again.status === 'claimed' && again.already);
+    assert.equal((await run.complete('n0', 'not-the-token', 1)).status, 'stale');
+    assert.equal((await run.complete('n9', won.token, 1)).status, 'orphan');
+    // The same completion twice in one tick (one complete_many call): applied once.
+    const [x, y] = await Promise.all([run.complete('n0', won.token, 7), run.complete('n0', won.token, 7)]);
+    assert.deepEqual([x.status, y.status], ['ok', 'already']);
+    assert.equal(x.settled, 'succeeded');
+    assert.equal((await run.tryClaim('n0')).status, 'stale');
+    assert.equal((await store.outcome(run.id))?.result, 7);
+  });
+
+  test('ignoreResult: the workflow keeps the result, the node shows none, also once inflated', async (t) => {
+    const { store, raw } = await open(t);
+    const run = new Run(store);
+    await run.create(sig('one', [1]));
+    const c = await run.claim('n0');
+    await run.complete('n0', c.token, 'kept', true);
+    const snap = await assertInflatesUnseen(raw, store, run);
+    assert.equal(snap.result, 'kept');
+    assert.equal('result' in snap.nodes[0]!, false);
+  });
+
+  for (const stage of ['queued', 'running', 'succeeded'] as const) {
+    test(`inflating a ${stage} workflow changes nothing a reader sees, and it goes on in the general layout`, async (t) => {
+      const { store, raw } = await open(t, true);
+      const run = new Run(store);
+      await run.create(sig('one', [2], { countdownMs: 0 }));
+      let token: string | undefined;
+      if (stage !== 'queued') token = (await run.claim('n0')).token;
+      if (stage === 'succeeded') await run.complete('n0', token!, 4);
+      await assertInflatesUnseen(raw, store, run);
+      if (stage === 'succeeded') {
+        // Keys written by the inflate of a settled workflow expire with it.
+        for (const name of await keysOf(raw, store, run)) {
+          const ttl = await raw.pttl(store.keys.key(run.id, name as 'wf'));
+          assert.ok(ttl > 0 && ttl <= 600_000, `${name}: ${ttl}`);
+        }
+      } else {
+        token ??= (await run.claim('n0')).token;
+        assert.deepEqual([(await run.complete('n0', token, 4)).settled], ['succeeded']);
+      }
+      assert.equal((await store.outcome(run.id))?.result, 4);
+      const moves = (await store.history(run.id)).map((h) => `${h.from}>${h.to}`);
+      assert.deepEqual(moves, ['pending>queued', 'queued>running', 'running>succeeded']);
+    });
+  }
+
+  test('fail, retry and cancel inflate first and behave as for any workflow', async (t) => {
+    const { store, raw } = await open(t);
+    const failed = new Run(store);
+    await failed.create(sig('one', [1]));
+    const f = await failed.claim('n0');
+    assert.equal((await failed.fail('n0', f.token, boom('no'))).settled, 'failed');
+    assert.equal(await isCompact(raw, store, failed), false);
+    assert.deepEqual((await store.outcome(failed.id))?.failures.map((x) => [x.nodeId, x.error.message]), [['n0', 'no']]);
+    const replay = await failed.replay();
+    assert.equal(replay.status, 'ok');
+    const again = await failed.claim('n0');
+    assert.equal(again.attempt, 2);
+    assert.equal((await failed.complete('n0', again.token, 'second')).settled, 'succeeded');
+
+    const retried = new Run(store);
+    await retried.create(sig('one', [1]));
+    const r = await retried.claim('n0');
+    assert.equal((await retried.retry('n0', r.token, 0)).status, 'ok');
+    const second = await retried.claim('n0');
+    assert.deepEqual([second.attempt, second.node.retries], [2, 1]);
+    assert.equal((await retried.complete('n0', second.token, 2)).settled, 'succeeded');
+
+    const canceled = new Run(store);
+    await canceled.create(sig('one', [1]));
+    const k = await canceled.claim('n0');
+    assert.equal((await store.cancel(canceled.id)).status, 'ok');
+    assert.equal((await canceled.complete('n0', k.token, 1)).status, 'stale');
+    assert.equal((await canceled.snapshot()).state, 'canceled');
+  });
+
+  test('the sweep looks at an idle compact workflow in place and inflates one whose lease lapsed', async (t) => {
+    const { store, raw } = await open(t);
+    const idle = new Run(store);
+    await idle.create(sig('one', [1]));
+    const lapsing = new Run(store);
+    await lapsing.create(sig('one', [2]));
+    await lapsing.claim('n0', { leaseMs: 1 });
+    const swept = await sweepUntil(lapsing, (all) => all.redelivered >= 1);
+    assert.deepEqual(swept.ready.filter((m) => m.workflowId === lapsing.id).map((m) => m.nodeId), ['n0']);
+    assert.equal(await isCompact(raw, store, idle), true, 'nothing to do: left compact');
+    assert.equal(await isCompact(raw, store, lapsing), false);
+    const redelivered = await lapsing.claim('n0');
+    assert.equal(redelivered.node.redeliveries, 1);
+    assert.equal((await lapsing.complete('n0', redelivered.token, 2)).settled, 'succeeded');
+  });
+
+  test('history written by a store with history on a workflow another store made compact expires with it', async (t) => {
+    const prefix = `c${randomUUID().slice(0, 8)}`;
+    const { store: plain, raw } = await open(t, false, prefix);
+    const { store: recording } = await open(t, true, prefix);
+    const run = new Run(plain);
+    await run.create(sig('one', [1]));
+    const other = new Run(recording, run.id);
+    other.note(run.published);
+    const c = await other.claim('n0');
+    assert.equal((await other.complete('n0', c.token, 1)).settled, 'succeeded');
+    assert.deepEqual(await keysOf(raw, plain, run), ['hist', 'wf']);
+    for (const name of ['wf', 'hist'] as const) assert.ok((await raw.pttl(plain.keys.key(run.id, name))) > 0, name);
+  });
+
+  test('only one-node workflows whose result is the node take the compact layout', async (t) => {
+    const { store, raw } = await open(t);
+    for (const canvas of [group(sig('one', [1])), chain(sig('one', [1]), sig('two')), sig('one', [1]).onError(sig('eb'))]) {
+      const run = new Run(store);
+      await run.create(canvas);
+      assert.equal(await isCompact(raw, store, run), false, JSON.stringify(canvas));
+    }
+  });
+});
