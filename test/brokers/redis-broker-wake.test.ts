@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/core/errors.js';
@@ -13,6 +14,7 @@ import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { decodeEntry, encodeEntry } from '../../src/brokers/redis/entry.js';
 import { queueKeys } from '../../src/brokers/redis/keys.js';
 import { Inbox } from '../contracts/inbox.js';
+import { within } from '../support/fault-harness.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
 import { redisBroker } from './redis-fixture.js';
@@ -20,8 +22,9 @@ import { redisBroker } from './redis-fixture.js';
 const redis = await requireRedis();
 
 // A bound on the whole file: one CI run (session 3, full suite under load) hung here for 9 minutes with no timer
-// left in the process and the test's broker connection idle since its connect; 12 runs of this file alone passed.
-// Until the cause is found, a hang fails the suite in two minutes instead of holding CI to its time limit.
+// left in the process; 12 runs of this file alone passed. The hang that fits (no timer, blocking connection gone):
+// a consumer stopped while its blocking connection was reconnecting waited forever for its BZPOPMIN (see the test
+// 'stops at once when its blocking connection dropped ...'). The bound stays: a hang fails in two minutes.
 describe('redis broker specifics', { skip: redis.skip, timeout: 120_000 }, () => {
   let server: RedisServer;
   before(async () => {
@@ -93,6 +96,38 @@ describe('redis broker specifics', { skip: redis.skip, timeout: 120_000 }, () =>
     }
   });
 
+  it('stops at once when its blocking connection dropped during a block and is still reconnecting', async () => {
+    // ioredis 5.11 never settles a command in flight on a connection that `disconnect()` finds between a drop and
+    // its next `ready` (redis/ioredis#2169, #2197). A consumer whose blocking connection dropped by itself (ioredis'
+    // socketTimeout after an event-loop stall, a server-side kill) and that was stopped in that window waited for
+    // its BZPOPMIN forever: stop(), and broker.close() with it, hung with no timer left.
+    const own = await RedisServer.start({ appendonly: false });
+    const broker = await redisBroker(own, { blockMs: 5_000 });
+    const admin = new Redis(own.url).on('error', () => undefined);
+    const monitor = await admin.monitor();
+    try {
+      const blocked = new Promise<void>((resolve) => {
+        monitor.on('monitor', (_time: string, args: string[]) => {
+          if (args[0]?.toLowerCase() === 'bzpopmin') resolve();
+        });
+      });
+      const consumer = await broker.consume(['dropped'], { prefetch: 1 }, () => undefined);
+      // From its first block on, an idle consumer always waits on a pipeline of its blocking connection.
+      await blocked;
+      const blocking = blockingConnectionOf(broker);
+      const reconnecting = once(blocking, 'reconnecting');
+      await admin.client('KILL', 'ID', await consumerClientId(admin));
+      await reconnecting;
+      assert.equal(blocking.status, 'reconnecting');
+      assert.notEqual(await within(consumer.stop(), 5_000), 'timeout', 'consumer.stop() hung with its blocking connection reconnecting');
+    } finally {
+      monitor.disconnect();
+      admin.disconnect();
+      await broker.close();
+      await own.stop();
+    }
+  });
+
   it('sends publishes of one tick together, each to its queue and priority, in order', async () => {
     const broker = await redisBroker(server);
     const inbox = new Inbox().onEach((delivery) => void delivery.ack());
@@ -148,3 +183,20 @@ describe('redis broker specifics', { skip: redis.skip, timeout: 120_000 }, () =>
     assert.equal(decodeEntry(Buffer.from('garbage')), undefined);
   });
 });
+
+/** The blocking connection of the broker's only consumer (white box: the fields are private). */
+function blockingConnectionOf(broker: RedisBroker): Redis {
+  const consumers = (broker as unknown as { consumers: Set<{ blocking: { redis: Redis } }> }).consumers;
+  const [consumer] = [...consumers];
+  assert.ok(consumer !== undefined && consumers.size === 1, 'expected exactly one consumer');
+  return consumer.blocking.redis;
+}
+
+/** The server-side client id of the consumer's blocking connection (named `braid-consumer-*`). */
+async function consumerClientId(admin: Redis): Promise<string> {
+  const list = String(await admin.client('LIST'));
+  const line = list.split('\n').find((entry) => / name=braid-consumer-/.test(entry));
+  const id = line === undefined ? undefined : /^id=(\d+) /.exec(line)?.[1];
+  assert.ok(id !== undefined, `no braid-consumer connection in CLIENT LIST:\n${list}`);
+  return id;
+}

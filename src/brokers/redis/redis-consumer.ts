@@ -11,6 +11,14 @@
  * Against half-open connections (RELIABILITY D3): a finite server-side block timeout, ioredis `socketTimeout`
  * on both connections (destroy + reconnect when a command waits past it), and a watchdog that restarts the loop
  * on a fresh blocking connection when one step stays silent past `blockMs + stallMarginMs`.
+ *
+ * A blocking connection this consumer drops (stop, watchdog) is never waited on again: ioredis 5.11 leaves a
+ * command unsettled for good when `disconnect()` finds its connection between a drop and the next `ready`
+ * (`reconnecting`, or the reconnect's handshake): the command sits in `prevCommandQueue` (or the offline queue),
+ * which nothing flushes any more (redis/ioredis#2169, #2197). A drop that happened on its own (ioredis'
+ * `socketTimeout`, which also fires on a healthy link when the event loop stalls past it with the reply already
+ * in the socket; a server-side kill) followed by `stop()` in that window left `stop()`, and with it
+ * `broker.close()`, pending forever, with no timer left. So each block races the drop of its own connection.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -44,6 +52,15 @@ const MAX_TAKE = 1_000;
 const SWEEP_LIMIT = 1_000;
 /** How long `stop()` waits for an ended block to hand back what its pipelined take got (ms). */
 
+/** A blocking connection and the way this consumer lets go of it. */
+interface BlockingLink {
+  readonly redis: Redis;
+  /** Rejects once {@link BlockingLink.drop} ran: a block on this connection is abandoned, not awaited. */
+  readonly dropped: Promise<never>;
+  /** Closes the connection at once (no QUIT, no CLIENT UNBLOCK) and rejects `dropped`. */
+  drop(): void;
+}
+
 /** What one round of takes gave. */
 interface Round {
   /** Entries handed out. */
@@ -65,7 +82,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private active = true;
   private generation = 0;
   private cursor = 0;
-  private blocking: Redis;
+  private blocking: BlockingLink;
   private roomWaiter: (() => void) | undefined;
   private inCallSince: number | undefined;
   private loop: Promise<void> = Promise.resolve();
@@ -135,7 +152,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     // already comes back after its lease. Never `CLIENT UNBLOCK`: Redis 7.0 crashes when its target is held by
     // a `CLIENT PAUSE` (as during a FAILOVER): "Unknown btype in replyToBlockedClientTimedOut()", seen in the
     // fault property test.
-    dropConnection(this.blocking);
+    this.blocking.drop();
     await this.loop.catch(() => undefined);
     const held = [...this.held];
     this.held.clear();
@@ -191,11 +208,13 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
 
   /** Runs one Redis step with the watchdog's clock on it. */
   private async step<T>(action: () => Promise<T>): Promise<T> {
-    this.inCallSince = Date.now();
+    const since = Date.now();
+    this.inCallSince = since;
     try {
       return await action();
     } finally {
-      this.inCallSince = undefined;
+      // A step of a loop the watchdog replaced ends late (its connection dropped): leave the new loop's clock.
+      if (this.inCallSince === since) this.inCallSince = undefined;
     }
   }
 
@@ -269,18 +288,29 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
    * Blocks on the markers of every queue (rotated, so no queue always wins) for `waitMs` at most, the takes
    * pipelined behind the block. The server checks block timeouts only at its `hz` (100 ms by default), so a wait
    * for a delayed message's due time may end up to 1/hz late.
-   * A failed block comes back as `blockError` (so the loop backs off rather than spinning).
+   * A failed block comes back as `blockError` (so the loop backs off rather than spinning). Rejects at once when
+   * this consumer drops the connection meanwhile: takes that ran anyway come back when their lease lapses.
    */
   private async blockThenTakes(waitMs: number, takes: TakeArgs[]): ReturnType<typeof blockThenTake> {
     const markers = this.queueKeys.map((keys) => keys.marker);
     const shift = this.cursor % markers.length;
     const rotated = [...markers.slice(shift), ...markers.slice(0, shift)];
-    return blockThenTake(this.blocking, rotated, waitMs, takes, this.leaseMs, SWEEP_LIMIT);
+    const link = this.blocking;
+    return Promise.race([blockThenTake(link.redis, rotated, waitMs, takes, this.leaseMs, SWEEP_LIMIT), link.dropped]);
   }
 
   /** A fresh blocking connection. */
-  private openBlocking(): Redis {
-    return this.ctx.blockingConnection();
+  private openBlocking(): BlockingLink {
+    const redis = this.ctx.blockingConnection();
+    let drop!: () => void;
+    const dropped = new Promise<never>((_, reject) => {
+      drop = () => {
+        dropConnection(redis);
+        reject(new Error('redis broker: blocking connection dropped by its consumer'));
+      };
+    });
+    dropped.catch(() => undefined);
+    return { redis, dropped, drop };
   }
 
   private wakeForRoom(): void {
@@ -317,7 +347,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.ctx.logger?.warn({ queues: this.queues, silentMs }, 'redis broker: consumer step stalled; restarting its loop');
     this.generation += 1;
     this.inCallSince = undefined;
-    dropConnection(this.blocking);
+    this.blocking.drop();
     this.blocking = this.openBlocking();
     this.wakeForRoom();
     this.loop = this.run(this.generation);
