@@ -105,9 +105,9 @@ describe('redis store batches', { skip: redis.skip }, () => {
     assert.deepEqual(claims.map((c) => c.status), ['claimed', 'claimed']);
     const broken = new Run(store); // the call fails (WRONGTYPE): each request rejects
     await broken.create(group(sig('a'), sig('b')));
-    const [wfKey] = store.keys.workflow(broken.id);
-    await redis.del(wfKey!);
-    await redis.set(wfKey!, 'x');
+    const wfKey = store.keys.wf(broken.id);
+    await redis.del(wfKey);
+    await redis.set(wfKey, 'x');
     const failed = await Promise.allSettled([broken.tryClaim('n0'), broken.tryClaim('n1')]);
     assert.deepEqual(failed.map((r) => r.status), ['rejected', 'rejected']);
     const closing = new Run(store); // the store closes before the tick's batch leaves: each request rejects

@@ -54,12 +54,6 @@ export class KeySpace {
     return `{${this.prefix}:${workflowId}}`;
   }
 
-  /** The 15 keys of a workflow, in key mask order (lib.lua). Throws CanvasError for an invalid id. */
-  workflow(workflowId: string): string[] {
-    const tag = this.tag(checkWorkflowId(workflowId));
-    return WORKFLOW_KEY_SUFFIXES.map((suffix) => `${tag}:${suffix}`);
-  }
-
   /**
    * The one key a per-workflow script declares, the workflow's `wf` key (the script derives the others from its
    * tag, lib.lua). Throws CanvasError for an invalid id.
