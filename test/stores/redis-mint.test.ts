@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { isWorkflowId } from '../../src/stores/redis/keys.js';
 import { MINT_GROUP_SIZE, SlotMinter } from '../../src/stores/redis/mint.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
-import { workflowSlot } from '../../src/stores/redis/slot.js';
+import { prefixCrc, slotAfter, workflowSlot } from '../../src/stores/redis/slot.js';
 
 const keySlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 const prefixArb = fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/);
@@ -50,6 +50,13 @@ describe('slot-steered workflow ids', () => {
   test('workflowSlot agrees with cluster-key-slot on any valid prefix and id', () => {
     fc.assert(fc.property(prefixArb, fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/), (prefix, id) => {
       assert.equal(workflowSlot(prefix, id), keySlot(`{${prefix}:${id}}`));
+    }), { numRuns: 2_000 });
+  });
+
+  test('slotAfter(prefixCrc(prefix), id) is workflowSlot(prefix, id) on any valid prefix and ids', () => {
+    fc.assert(fc.property(prefixArb, fc.array(fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/), { minLength: 1, maxLength: 8 }), (prefix, ids) => {
+      const crc = prefixCrc(prefix); // once per prefix, as a store does
+      for (const id of ids) assert.equal(slotAfter(crc, id), workflowSlot(prefix, id));
     }), { numRuns: 2_000 });
   });
 

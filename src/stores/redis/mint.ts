@@ -11,7 +11,7 @@
  * pass over the id and a lookup.
  */
 import { randomFillSync, randomInt } from 'node:crypto';
-import { crc16, crc16Zeros, SLOT_COUNT } from './slot.js';
+import { crc16, crc16Zeros, prefixCrc, SLOT_COUNT } from './slot.js';
 
 /** Most minted ids remembered as not yet created (past it they are forgotten: their create only costs more). */
 export const MINTED_REMEMBERED = 100_000;
@@ -57,7 +57,7 @@ export class SlotMinter {
   private readonly minted = new Set<string>();
 
   constructor(prefix: string) {
-    this.prefixCrc = crc16(`${prefix}:`);
+    this.prefixCrc = prefixCrc(prefix);
   }
 
   /** The slot of the group the next id joins when minted in this tick (a fresh one otherwise). */

@@ -12,7 +12,7 @@
  */
 import { CODE, scriptError, type Reply } from './codes.js';
 import type { ScriptName } from './library.js';
-import { workflowSlot } from './slot.js';
+import { prefixCrc, slotAfter } from './slot.js';
 
 /** The scripts whose calls are batched by slot. */
 export type BatchedScript = 'create' | 'claim' | 'complete';
@@ -55,8 +55,12 @@ export class SlotBatcher {
   private readonly open = new Map<string, Batch>();
   private readonly full: Batch[] = [];
   private scheduled = false;
+  /** CRC16 of the store's `prefix:` (slot.ts), hashed once instead of per entry. */
+  private readonly prefixCrc: number;
 
-  constructor(private readonly target: BatchTarget) {}
+  constructor(private readonly target: BatchTarget) {
+    this.prefixCrc = prefixCrc(target.prefix);
+  }
 
   /** Queues one entry of `name` for `workflowId`; resolves with that entry's reply. */
   add(name: BatchedScript, workflowId: string, args: string[]): Promise<Reply> {
@@ -65,7 +69,7 @@ export class SlotBatcher {
         this.scheduled = true;
         process.nextTick(() => this.send());
       }
-      const key = `${name} ${workflowSlot(this.target.prefix, workflowId)}`;
+      const key = `${name} ${slotAfter(this.prefixCrc, workflowId)}`;
       const bytes = textBytes(args);
       let batch = this.open.get(key);
       if (batch && (batch.entries >= BATCH_LIMITS.entries || batch.args + args.length > BATCH_LIMITS.args || batch.bytes + bytes > BATCH_LIMITS.bytes)) {

@@ -31,3 +31,16 @@ export function crc16Zeros(crc: number, count: number): number {
 export function workflowSlot(prefix: string, workflowId: string): number {
   return crc16(workflowId, crc16(':', crc16(prefix))) & (SLOT_COUNT - 1);
 }
+
+/**
+ * CRC16/XMODEM of `prefix:`, the part of the tag `{prefix:workflowId}` every workflow of one store shares:
+ * computed once per store, then {@link slotAfter} hashes only the id.
+ */
+export function prefixCrc(prefix: string): number {
+  return crc16(`${prefix}:`);
+}
+
+/** {@link workflowSlot} of `workflowId` under the prefix whose {@link prefixCrc} is `crc`. */
+export function slotAfter(crc: number, workflowId: string): number {
+  return crc16(workflowId, crc) & (SLOT_COUNT - 1);
+}
