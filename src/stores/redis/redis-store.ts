@@ -106,7 +106,7 @@ export class RedisStore implements Store {
     // applies it first; one round trip for both. Creates of one slot in this tick go as one call.
     const [, reply] = await Promise.all([
       this.c.sweeper.index(workflowId, 0),
-      this.c.batches.add('create', workflowId, [this.minter.fresh(workflowId) ? '1' : '0', ...createArgs(graph)]),
+      this.c.batches.add('create', workflowId, createArgs(graph, [this.minter.fresh(workflowId) ? '1' : '0'])),
     ]);
     const { created, settled } = createFrom(reply);
     if (!created) return { created: false, ready: [] };
