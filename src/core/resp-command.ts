@@ -1,20 +1,21 @@
 /**
- * ioredis commands whose wire text (RESP) is built once by braid instead of by ioredis on each send. ioredis'
- * `Command` copies its arguments with `args.flat()`, converts each and concatenates five string pieces per
- * argument; for the store's batched FCALLs (a few thousand arguments per call) that was 2.2 µs per create entry
- * against 0.8 µs here (micro-measured). The command is an ordinary ioredis `Command` otherwise: it queues,
- * pipelines, is re-sent after a reconnect (the same text) and decodes its reply as strings, as `client.fcall`
+ * ioredis commands whose wire bytes (RESP) braid writes once, straight into one buffer, instead of ioredis
+ * building them on each send: ioredis' `Command` copies its arguments with `args.flat()`, converts each and
+ * concatenates five string pieces per argument, which the socket then flattens and encodes. For the store's
+ * batched FCALLs (a few thousand arguments per call) those pieces were the largest allocation of a busy worker
+ * (about 5 KB per one-node workflow). The command is an ordinary ioredis `Command` otherwise: it queues,
+ * pipelines, is re-sent after a reconnect (the same bytes) and decodes its reply as strings, as `client.fcall`
  * does.
  */
 import { Command } from 'ioredis';
 
-/** A command whose RESP text is given. */
+/** A command whose RESP bytes are given. */
 class PrebuiltCommand extends Command {
-  constructor(name: string, private readonly wire: string) {
+  constructor(name: string, private readonly wire: Buffer) {
     super(name, [], { replyEncoding: 'utf8' });
   }
 
-  override toWritable(): string {
+  override toWritable(): Buffer {
     return this.wire;
   }
 }
@@ -25,32 +26,83 @@ export interface CommandSink {
 }
 
 /**
- * Sends `name` with the RESP text `wire` (from {@link respText}) on a client or a pipeline; the promise
+ * Sends `name` with the RESP bytes `wire` (from {@link respWire}) on a client or a pipeline; the promise
  * settles with the reply (strings), as ioredis' own method would.
  */
-export function sendPrebuilt(on: CommandSink, name: string, wire: string): Promise<unknown> {
+export function sendPrebuilt(on: CommandSink, name: string, wire: Buffer): Promise<unknown> {
   const command = new PrebuiltCommand(name, wire);
   on.sendCommand(command);
   return command.promise as Promise<unknown>;
 }
 
-/** The RESP text of the command `head` (its name and first arguments) followed by `tails` flattened one level. */
-export function respText(head: ReadonlyArray<string | number>, ...tails: ReadonlyArray<ReadonlyArray<string | number>>): string {
-  let count = head.length;
-  for (const tail of tails) count += tail.length;
-  let text = `*${count}\r\n`;
-  for (const part of [head, ...tails]) {
-    for (const arg of part) {
-      const s = typeof arg === 'string' ? arg : String(arg);
-      text += '$' + s.length + '\r\n' + s + '\r\n';
-    }
-  }
-  // The lengths above count UTF-16 units, which are UTF-8 bytes only for ASCII: the whole text is byte-counted
-  // once (the usual case: ids, numbers and JSON of ASCII values) and built again with byte counts otherwise.
-  return Buffer.byteLength(text) === text.length ? text : utf8Text(count, [head, ...tails]);
+/**
+ * Node's own UTF-8 write of a Buffer, what `buffer.write(s, at, 'utf8')` calls after checking its arguments
+ * (those checks cost as much as the copy itself here, with one call per argument); writes up to the buffer's
+ * end and returns the bytes written. `buffer.write` where a runtime lacks it.
+ */
+const utf8Write: (buffer: Buffer, s: string, at: number) => number =
+  typeof (Buffer.prototype as unknown as { utf8Write?: unknown }).utf8Write === 'function'
+    ? (buffer, s, at) => (buffer as unknown as { utf8Write(s: string, at: number): number }).utf8Write(s, at)
+    : (buffer, s, at) => buffer.write(s, at, 'utf8');
+
+/** Decimal digits of a non-negative integer. */
+function digits(n: number): number {
+  return n < 10 ? 1 : n < 100 ? 2 : n < 1_000 ? 3 : n < 10_000 ? 4 : String(n).length;
 }
 
-function utf8Text(count: number, parts: ReadonlyArray<ReadonlyArray<string | number>>): string {
+/** Writes `n` in decimal at `at`; returns the offset after it. */
+function writeInt(buffer: Buffer, at: number, n: number): number {
+  const end = at + digits(n);
+  for (let i = end - 1; i >= at; i--) {
+    buffer[i] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return end;
+}
+
+/**
+ * The RESP bytes of the command `head` (its name and first arguments) followed by `tails` flattened one level,
+ * written straight into one buffer: no string pieces per argument, nothing left for the socket to encode.
+ */
+export function respWire(head: ReadonlyArray<string | number>, ...tails: ReadonlyArray<ReadonlyArray<string | number>>): Buffer {
+  const parts = [head, ...tails];
+  let count = 0;
+  let size = 0;
+  let longest = 0;
+  for (const part of parts) {
+    for (const arg of part) {
+      const length = typeof arg === 'string' ? arg.length : String(arg).length;
+      count += 1;
+      size += 5 + digits(length) + length;
+      if (length > longest) longest = length;
+    }
+  }
+  size += 3 + digits(count);
+  // Lengths count UTF-16 units, which are UTF-8 bytes only for ASCII. The slack lets any one argument encode
+  // whole (at most 3 bytes a unit), so a longer write than its length shows it is not ASCII.
+  const buffer = Buffer.allocUnsafe(size + 2 * longest);
+  buffer[0] = 42;
+  let at = writeInt(buffer, 1, count);
+  buffer[at++] = 13;
+  buffer[at++] = 10;
+  for (const part of parts) {
+    for (const arg of part) {
+      const s = typeof arg === 'string' ? arg : String(arg);
+      buffer[at++] = 36;
+      at = writeInt(buffer, at, s.length);
+      buffer[at++] = 13;
+      buffer[at++] = 10;
+      if (s.length > 0 && utf8Write(buffer, s, at) !== s.length) return utf8Wire(count, parts);
+      at += s.length;
+      buffer[at++] = 13;
+      buffer[at++] = 10;
+    }
+  }
+  return buffer.subarray(0, at);
+}
+
+/** {@link respWire} when an argument is not ASCII: each one byte-counted. */
+function utf8Wire(count: number, parts: ReadonlyArray<ReadonlyArray<string | number>>): Buffer {
   let text = `*${count}\r\n`;
   for (const part of parts) {
     for (const arg of part) {
@@ -58,5 +110,5 @@ function utf8Text(count: number, parts: ReadonlyArray<ReadonlyArray<string | num
       text += '$' + Buffer.byteLength(s) + '\r\n' + s + '\r\n';
     }
   }
-  return text;
+  return Buffer.from(text);
 }

@@ -5,20 +5,20 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { BatchedCommand } from '../../core/tick-batcher.js';
-import { respText, sendPrebuilt, type CommandSink } from '../../core/resp-command.js';
+import { respWire, sendPrebuilt, type CommandSink } from '../../core/resp-command.js';
 
 /** One command, written on the client (which returns its reply) or queued on a pipeline of it. */
 export type Op = (on: ChainableCommander) => unknown;
 
 /**
- * `FCALL fn numkeys ...keys ...args` as an {@link Op}. Its wire text is built once, by core/resp-command.ts
- * (not by ioredis on each send, which cost 2.2 against 0.8 µs per create entry of a batch), and a re-send
- * (retryAborted) reuses it. Keys and arguments stay arrays: spreading a 100,000-node create would overflow the
- * stack.
+ * `FCALL fn numkeys ...keys ...args` as an {@link Op}. Its wire bytes are written once, by
+ * core/resp-command.ts (not by ioredis on each send: a copy of every argument and five string pieces each),
+ * and a re-send (retryAborted) reuses them. Keys and arguments stay arrays: spreading a 100,000-node create
+ * would overflow the stack.
  */
 export function fcallOp(fn: string, keys: readonly string[], args: ReadonlyArray<string | number>): Op {
-  let wire: string | undefined;
-  return (on) => sendPrebuilt(on as unknown as CommandSink, 'fcall', (wire ??= respText(['FCALL', fn, keys.length], keys, args)));
+  let wire: Buffer | undefined;
+  return (on) => sendPrebuilt(on as unknown as CommandSink, 'fcall', (wire ??= respWire(['FCALL', fn, keys.length], keys, args)));
 }
 
 /** An {@link Op} of `client` as a command for the tick batcher. */
