@@ -32,10 +32,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
-interface Row { node: number; redis: number; rate: number }
+interface Row { node: number; redis: number; rate: number; writes: number; commands: number }
 
 function row(r: JobResult): Row {
-  return { node: (r.cpuMs * 1000) / r.tasks, redis: ((r.redis?.serverCpuMs ?? 0) * 1000) / r.tasks, rate: (r.tasks / r.ms) * 1000 };
+  return { node: (r.cpuMs * 1000) / r.tasks, redis: ((r.redis?.serverCpuMs ?? 0) * 1000) / r.tasks, rate: (r.tasks / r.ms) * 1000, writes: (r.redis?.clientWrites ?? 0) / r.tasks, commands: (r.redis?.clientCommands ?? 0) / r.tasks };
 }
 
 async function main(): Promise<void> {
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
         const spec: JobSpec = { lib: 'braid', kind, size, concurrency: 100, batch: 1_000, redisUrl: server.url, braidFrom: builds[label] };
         const r = row(await runJob(spec, values.prof, label));
         rows[label]!.push(r);
-        process.stderr.write(`${label} #${round + 1}: node ${r.node.toFixed(1)} us/task, redis ${r.redis.toFixed(1)} us/task, ${r.rate.toFixed(0)} tasks/s\n`);
+        process.stderr.write(`${label} #${round + 1}: node ${r.node.toFixed(1)} us/task, redis ${r.redis.toFixed(1)} us/task, ${r.rate.toFixed(0)} tasks/s, ${r.commands.toFixed(3)} commands and ${r.writes.toFixed(3)} writes per task\n`);
       }
     }
   } finally {
