@@ -237,7 +237,7 @@ end
 -- One claim (claim.lua; claim_many applies each entry with it): the reply, and whether it changed anything.
 local function claimOne(id, attempt, task, token, leaseMs)
   attempt = tonumber(attempt)
-  if not (W or loadWf()) then return { CODE.ORPHAN }, false end
+  if not (W or loadWf(true)) then return { CODE.ORPHAN }, false end
   if W.c then return claimCompact(id, attempt, task, token, leaseMs), false end
   local rec = getNode(id)
   if not rec then return { CODE.ORPHAN }, false end

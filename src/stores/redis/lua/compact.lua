@@ -111,7 +111,7 @@ local function claimCompact(id, attempt, task, token, leaseMs)
       'km', km or W.km)
   end
   W, WMASK = nil, 0 -- written straight through, km included: the next entry of a batch reads the workflow again
-  return { CODE.CLAIMED, already and 1 or 0, rcall('HGET', K.wf, '_spec'), 0, '', c.a, 0, 0, 'task', 0 }
+  return { CODE.CLAIMED, already and 1 or 0, c.spec or rcall('HGET', K.wf, '_spec'), 0, '', c.a, 0, 0, 'task', 0 }
 end
 
 -- The compact half of completeOne (advance.lua): the node succeeds and, being the only one, settles the

@@ -225,14 +225,17 @@ local function stored()
 end
 
 -- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) also its flat node, as
--- W.c = { id, t, s, a, tk, nb, n }.
-local function loadWf()
-  local v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n')
+-- W.c = { id, t, s, a, tk, nb, n } and, when `withSpec` (a claim), its spec text as W.c.spec.
+local function loadWf(withSpec)
+  local v
+  if withSpec then v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec')
+  else v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n') end
   if not v[1] then return nil end
   W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
     km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
   if v[7] then
-    W.c = { id = v[7], t = v[8], s = v[9], a = tonumber(v[10]), tk = v[11] or nil, nb = tonumber(v[12]), n = tonumber(v[13]) or 0 }
+    W.c = { id = v[7], t = v[8], s = v[9], a = tonumber(v[10]), tk = v[11] or nil, nb = tonumber(v[12]), n = tonumber(v[13]) or 0,
+      spec = v[14] or nil }
   end
   stored()
   return W
