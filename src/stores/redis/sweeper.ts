@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { toErrorInfo, WorkerLostError } from '../../core/errors.js';
+import { respWire, sendPrebuilt, type CommandSink } from '../../core/resp-command.js';
 import type { SweepResult } from '../store.js';
 import { sweepFrom } from './codes.js';
 import { retryAborted } from './connection.js';
@@ -33,7 +34,11 @@ export class Sweeper {
   private cursor = 0;
   private readonly missingSince = new Map<string, number>();
   private readonly lostError = lostErrorTemplate();
-  private readonly indexes = new TickPairs((pairs) => this.scripts.command((on) => on.zadd(this.keys.active, 'GT', ...pairs)));
+  /** `ZADD active GT run id ...`, its bytes written once (core/resp-command.ts), not by ioredis per argument. */
+  private readonly indexes = new TickPairs((pairs) => {
+    const wire = respWire(['ZADD', this.keys.active, 'GT'], pairs);
+    return this.scripts.command((on) => sendPrebuilt(on as unknown as CommandSink, 'zadd', wire));
+  });
   private readonly unindexes = new TickPairs((pairs) => this.scripts.run('unindex', [this.keys.active], pairs));
 
   constructor(
