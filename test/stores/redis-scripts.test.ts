@@ -11,7 +11,9 @@ import { Redis } from 'ioredis';
 import { chain, chord, group, sig } from '../../src/canvas/builders.js';
 import type { AnyCanvas } from '../../src/canvas/values.js';
 import type { JsonValue } from '../../src/core/json.js';
-import { RedisStore } from '../../src/stores/redis/redis-store.js';
+import { replayFrom } from '../../src/stores/redis/codes.js';
+import { DEFAULT_REDIS_RETENTION_MS, RedisStore } from '../../src/stores/redis/redis-store.js';
+import { Scripts } from '../../src/stores/redis/scripts.js';
 import { boom, Run, sweepUntil } from '../contracts/store/harness.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
@@ -50,7 +52,7 @@ async function workflowKeys(raw: Redis, store: RedisStore, id: string): Promise<
 }
 
 describe('redis store scripts', { skip: redis.skip }, () => {
-  test('create, claim, renew, cancel, replay and sweep run twice with the same arguments apply once', async () => {
+  test('create, claim, renew, cancel and sweep run twice with the same arguments apply once', async () => {
     const { store } = await fresh();
     const run = new Run(store);
     const canvas = chain(sig('a'), group(sig('b'), sig('c')));
@@ -80,7 +82,7 @@ describe('redis store scripts', { skip: redis.skip }, () => {
 
     assert.equal((await run.replay()).status, 'ok');
     before = await state(store, run);
-    // A re-sent replay finds the workflow running again: refused, and nothing moves (see docs/redis-data-model.md).
+    // Another replay (a new call, not a re-sent one) finds the workflow running again: refused, nothing moves.
     assert.deepEqual(await run.replay(), { status: 'refused', state: 'running' });
     assert.deepEqual(await state(store, run), before);
 
@@ -91,6 +93,30 @@ describe('redis store scripts', { skip: redis.skip }, () => {
     before = await state(store, run);
     assert.deepEqual(await store.sweep({ republishAfterMs: 3_600_000 }), { ready: [], redelivered: 0, lost: 0, settled: [] });
     assert.deepEqual(await state(store, run), before);
+  });
+
+  test('a replay sent twice with the same request id (a re-sent command) answers the same and applies once', async () => {
+    const { store, raw } = await fresh();
+    const run = new Run(store);
+    await run.create(chain(sig('a'), sig('b')));
+    await run.runFail('n0');
+    const scripts = new Scripts(raw);
+    const args = [run.id, '1', String(DEFAULT_REDIS_RETENTION_MS), store.keys.events, randomUUID(), '0'];
+    const send = async (): Promise<ReturnType<typeof replayFrom>> => replayFrom(await scripts.run('replay', [store.keys.wf(run.id)], args), run.id);
+    const first = await send();
+    assert.equal(first.status, 'ok');
+    assert.ok(first.status === 'ok' && first.ready.length === 1);
+    const before = await state(store, run);
+    const again = await send();
+    assert.deepEqual(again, first);
+    assert.deepEqual(await state(store, run), before);
+    // Once its node is claimed, the same request answers with the same run and ids and nothing left to publish.
+    run.note(first.status === 'ok' ? first.ready : []);
+    await run.claim('n0');
+    const later = await send();
+    assert.deepEqual(later, first.status === 'ok' ? { ...first, ready: [] } : first);
+    // A new replay call is another request: refused while running.
+    assert.deepEqual(await run.replay(), { status: 'refused', state: 'running' });
   });
 
   test('retention: keys expire after settle, lose their TTL on replay, and nothing is left after it', async () => {

@@ -154,7 +154,8 @@ export class RedisStore implements Store {
     const { client } = this.c;
     const run = Number((await retryAborted(() => client.hget(this.keys.key(workflowId, 'wf'), 'run'))) ?? 0);
     await this.c.sweeper.index(workflowId, run + 1);
-    const args = nodeIds ? ['1', ...nodeIds] : ['0'];
+    // A request id of its own, so that the same call sent again (a reconnect, a retried abort) is recognised.
+    const args = nodeIds ? [randomUUID(), '1', ...nodeIds] : [randomUUID(), '0'];
     const { run: newRun, ...result } = replayFrom(await this.run('replay', workflowId, args), workflowId);
     if (result.status === 'ok' && result.settled && newRun !== undefined) this.unindexLater(workflowId, newRun);
     return result;

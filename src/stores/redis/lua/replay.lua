@@ -5,14 +5,21 @@
   attempt + 1 and their counters reset; the workflow goes back to running (REPLAY), its run generation + 1,
   and every key loses its retention (PERSIST). Succeeded results outside the set are kept.
 
+  Safe to run twice: the request id of the replay that applied is kept in `wf` (`rq`, with its replayed ids in
+  `rqn`), and the same call again (ioredis re-sends a command cut by a reconnect; a timed-out call may have run)
+  answers OK with the same run and ids instead of finding the workflow running and refusing; its ready messages
+  are then those of the replayed nodes still queued or retrying, to publish again (duplicates are harmless).
+
   Input:
     KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
     ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
-    ARGV[5]      '1': the node ids follow; '0': replay failed, blocked and canceled task nodes
-    ARGV[6..]    node ids
+    ARGV[5]      request id: unique per replay call ('' for none)
+    ARGV[6]      '1': the node ids follow; '0': replay failed, blocked and canceled task nodes
+    ARGV[7..]    node ids
 
   Output:
     { CODE.OK, run, settled state or '', K, K replayed node ids (creation order), ready messages (6 slots each) }
+      (also for the same request again: the run and ids it replayed, the messages of those still queued)
     { CODE.REFUSED, state }          running or succeeded workflows are not replayed
     { CODE.UNKNOWN_NODES, ids... }   given ids the workflow lacks
     { CODE.MISSING }                 no such workflow
@@ -21,13 +28,31 @@
   the result text when it succeeded and the text is at most 16 KiB; advance.lua: finish).
 ]]
 if not loadWf() then return { CODE.MISSING } end
+local request = ARGV[5]
+if request ~= '' then
+  local done = rcall('HMGET', K.wf, 'rq', 'rqn')
+  if done[1] == request then
+    -- This very replay applied already: its answer again, with the messages of its nodes still waiting.
+    local ids = cjson.decode(done[2] or '[]')
+    local reply = { CODE.OK, W.run, W.state ~= 'running' and W.state or '', #ids }
+    for _, id in ipairs(ids) do reply[#reply + 1] = id end
+    for _, id in ipairs(ids) do
+      local rec = getNode(id)
+      if rec and (rec.s == 'queued' or rec.s == 'retrying') then
+        readyMessage(id, rec, num(math.max(0, (rec.nb or NOW) - NOW)))
+      end
+    end
+    for _, v in ipairs(W.ready) do reply[#reply + 1] = v end
+    return reply
+  end
+end
 if W.state == 'running' or W.state == 'succeeded' then return { CODE.REFUSED, W.state } end
 loadAllNodes()
 local order = rcall('LRANGE', K.order, 0, -1)
 local chosen = {}
-if ARGV[5] == '1' then
+if ARGV[6] == '1' then
   local unknown = { CODE.UNKNOWN_NODES }
-  for i = 6, #ARGV do
+  for i = 7, #ARGV do
     if NODES[ARGV[i]] then chosen[#chosen + 1] = ARGV[i] else unknown[#unknown + 1] = ARGV[i] end
   end
   if #unknown > 1 then return unknown end
@@ -86,6 +111,8 @@ end
 moveWorkflow('REPLAY')
 W.run = W.run + 1
 rcall('HDEL', K.wf, 'settledAt', 'result')
+-- The request that applied, so the same call again answers as this one (above).
+if request ~= '' then put('HSET', K.wf, 'rq', request, 'rqn', #nodes > 0 and cjson.encode(nodes) or '[]') end
 for _, id in ipairs(nodes) do
   local rec = NODES[id]
   local waitsFor = repls[id] and repls[id].d or decoded(DEPS, id)
