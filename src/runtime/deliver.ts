@@ -110,7 +110,7 @@ export class DeliveryHandler {
     }
     if (decision.kind === 'abandon') {
       counters.add('abandoned');
-      if (decision.reason === SHUTDOWN) await delivery.release();
+      if (decision.reason === SHUTDOWN) await this.handBack(delivery, workflowId, nodeId, token);
       else if (options.acksLate) await delivery.ack();
       return;
     }
@@ -123,6 +123,23 @@ export class DeliveryHandler {
     if (result.ready.length > 0) await publishReady(this.kernel, result.ready);
     crashPoint('after-commit-before-ack');
     if (options.acksLate) await delivery.ack();
+  }
+
+  /**
+   * A node this stopping worker let go of (shutdown grace over): the store hands it back at once (a counted
+   * redelivery, as when a lease lapses, or WorkerLostError past maxRedeliveries) and its new message is
+   * published, so it runs elsewhere without waiting out its lease; this delivery is then done. When the store
+   * cannot take it back now, the delivery goes back to its queue and the lease lapse recovers the node.
+   */
+  private async handBack(delivery: Delivery, workflowId: string, nodeId: string, token: string): Promise<void> {
+    const released = await this.kernel.store.release({ workflowId, nodeId, token }).catch(() => undefined);
+    if (released?.status !== 'ok') {
+      await delivery.release();
+      return;
+    }
+    this.kernel.counters.add('released');
+    if (released.ready.length > 0) await publishReady(this.kernel, released.ready);
+    await delivery.ack();
   }
 
   private async commit(decision: Exclude<Decision, { kind: 'abandon' }>, workflowId: string, nodeId: string, token: string, node: ClaimedNode, options: ResolvedOptions): Promise<CommitResult> {

@@ -178,6 +178,12 @@ export interface Store {
   retry(request: CommitRequest & { error: ErrorInfo; delayMs: number }): Promise<CommitResult>;
   /** The node is replaced by a compiled fragment whose result becomes its result. */
   replace(request: CommitRequest & { graph: StoredGraph }): Promise<CommitResult>;
+  /**
+   * A stopping worker hands back a node it claimed and will not finish: what the sweep does when the lease
+   * lapses, now (a counted redelivery, or WorkerLostError past maxRedeliveries). Publish `ready` (the node's new
+   * message, or fired errbacks). `stale` when the claim is no longer held.
+   */
+  release(request: CommitRequest): Promise<CommitResult>;
   cancel(workflowId: string): Promise<CancelResult>;
   /** Re-runs failed, blocked and canceled nodes (or the given ones) and everything downstream. */
   replay(workflowId: string, nodeIds?: readonly string[]): Promise<ReplayResult>;

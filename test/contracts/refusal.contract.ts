@@ -83,6 +83,10 @@ const ATTEMPTS: Attempt[] = [
   { name: 'parent fails late', event: 'BLOCK', whole: true, do: async (s) => commitRefused(await s.run.fail('n0', s.parentToken, boom('late'))) },
   { name: 'replay', event: 'REPLAY', whole: true, do: async (s) => (await s.run.replay()).status === 'refused' },
   {
+    name: 'release', event: 'REDELIVER', whole: true,
+    do: async (s, store) => commitRefused(await store.release({ workflowId: s.run.id, nodeId: X, token: tokenOf(s) })),
+  },
+  {
     name: 'cancel', event: 'CANCEL', whole: false,
     do: async (s, store) => ['ok', 'already'].includes((await store.cancel(s.run.id)).status),
   },

@@ -145,7 +145,8 @@ forEachMode((mode) => {
   });
 
   it('worker.close() hands back what does not finish within the grace period; another worker runs it', { timeout: 10_000 }, async () => {
-    const t = await mode.create({ worker: { leaseMs: 30, shutdownGraceMs: 5 } });
+    // A lease far longer than the test's timeout: the node must run elsewhere without waiting it out.
+    const t = await mode.create({ worker: { leaseMs: 60_000, shutdownGraceMs: 5 } });
     const entered = deferred();
     const sawShutdown = deferred<boolean>();
     let starts = 0;
@@ -162,6 +163,9 @@ forEachMode((mode) => {
     await entered.promise;
     await t.worker!.close();
     assert.equal(await sawShutdown.promise, true);
+    // Handed back at close, not when its lease lapses: queued again at once, a counted redelivery.
+    const handedBack = (await wf.status()).nodes[0];
+    assert.deepEqual([handedBack?.state, handedBack?.redeliveries], ['queued', 1]);
     const other = t.app.worker({ queues: ['default'], leaseMs: 100 });
     await other.start();
     assert.equal(await wf.result(), 'run elsewhere');

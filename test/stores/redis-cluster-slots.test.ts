@@ -1,7 +1,7 @@
 /**
  * DESIGN inv 8 / RELIABILITY D12: every script call of the Redis store touches one cluster slot. A workflow is
- * driven through every script (create, claim, renew, retry, replace, complete, fail with an errback, cancel,
- * replay, sweep), and workflows with ids minted in one tick through the cross-workflow batches (create_many,
+ * driven through every script (create, claim, renew, retry, replace, complete, fail with an errback, release,
+ * cancel, replay, sweep), and workflows with ids minted in one tick through the cross-workflow batches (create_many,
  * claim_many, complete_many), while MONITOR records every command the server runs, including those inside
  * scripts. Then: each FCALL's declared keys hash to one slot (CRC16, cluster-key-slot), each command a script
  * runs touches only keys of that slot (a script declares each workflow's `wf` key and derives the others from
@@ -65,6 +65,8 @@ async function exercise(store: RedisStore): Promise<void> {
 
   const d = new Run(store);
   await d.create(chain(sig('a'), sig('b')));
+  const held = await d.claim('n0');
+  assert.equal((await store.release({ workflowId: d.id, nodeId: 'n0', token: held.token })).status, 'ok');
   await d.claim('n0', { leaseMs: 1 });
   await sweepUntil(d, (all) => all.redelivered >= 1);
   assert.equal((await store.cancel(d.id)).status, 'ok');

@@ -1,6 +1,6 @@
 /**
- * The steps a worker takes on one attempt: claim, renew, and the four commits (complete, fail, retry,
- * replace). Each checks the state it expects and the claim token (DESIGN inv 2); a commit already applied
+ * The steps a worker takes on one attempt: claim, renew, the four commits (complete, fail, retry, replace)
+ * and release (a stopping worker hands the node back). Each checks the state it expects and the claim token (DESIGN inv 2); a commit already applied
  * with the same token answers `already` (RELIABILITY §1 rules), a commit under a lost claim `stale`.
  */
 import type { ErrorInfo } from '../../core/errors.js';
@@ -9,6 +9,7 @@ import type { ClaimRequest, ClaimResult, CommitRequest, CommitResult, StoredGrap
 import type { NodeState } from '../machines.js';
 import { buildValue, failHard, markReady, settleIfDone, succeed } from './advance.js';
 import { addNode, move, readyMessage, type NodeRecord, type StepOutput, type WorkflowRecord } from './record.js';
+import { handBack } from './sweep.js';
 
 /** Claims a queued (or retrying, once due) node for the message's attempt. */
 export function claim(wf: WorkflowRecord | undefined, req: ClaimRequest, now: number): ClaimResult {
@@ -96,6 +97,21 @@ export function retry(wf: WorkflowRecord | undefined, req: CommitRequest & { err
   node.queuedAt = now;
   node.notBefore = now + req.delayMs;
   return { status: 'ok', ready: [readyMessage(wf!, node, req.delayMs)] };
+}
+
+/**
+ * A worker that stops hands back a node it claimed and will not finish: what the sweep does once the node's
+ * lease lapses, done now (handBack: a counted redelivery, or LOSE past maxRedeliveries), so the node runs
+ * elsewhere without waiting out the lease. `ready` holds the node's new message (or the errbacks a LOSE fired).
+ * Under a claim no longer held (or a re-sent release: the token is gone) it answers `stale`.
+ */
+export function release(wf: WorkflowRecord | undefined, req: CommitRequest, now: number): CommitResult {
+  const node = wf?.nodes.get(req.nodeId);
+  if (!wf || !node) return { status: 'orphan', ready: [] };
+  if (node.token !== req.token || node.state !== 'running') return { status: 'stale', ready: [] };
+  const out: StepOutput = { ready: [] };
+  handBack(wf, node, now, out);
+  return finish(wf, now, out);
 }
 
 /** The task replaced itself with a compiled fragment: the node waits for the fragment and takes its result. */

@@ -12,7 +12,7 @@
 import { toErrorInfo, WorkerLostError } from '../../core/errors.js';
 import type { SweepResult } from '../../stores/store.js';
 import { failHard, settleIfDone } from './advance.js';
-import { move, readyMessage, type StepOutput, type WorkflowRecord } from './record.js';
+import { move, readyMessage, type NodeRecord, type StepOutput, type WorkflowRecord } from './record.js';
 
 /** Doublings of the republish wait at most: with the default 60 s, a node is republished at least every 16 min. */
 export const REPUBLISH_BACKOFF_LIMIT = 4;
@@ -20,6 +20,28 @@ export const REPUBLISH_BACKOFF_LIMIT = 4;
 /** How long a ready node waits unclaimed before its `n+1`-th republish (n = republishes since its last claim). */
 export function republishWait(republishAfterMs: number, republished: number): number {
   return republishAfterMs * 2 ** Math.min(republished, REPUBLISH_BACKOFF_LIMIT);
+}
+
+/**
+ * A running node whose worker is gone (its lease lapsed) or let it go (a worker's shutdown, `release`): back to
+ * its queue for the same attempt, a counted redelivery, its message listed in `out`; past `maxRedeliveries` it
+ * fails with WorkerLostError instead (LOSE, spread as a failure). The claim's token is dropped either way, so the
+ * old worker's late commit is stale, never `already`.
+ */
+export function handBack(wf: WorkflowRecord, node: NodeRecord, now: number, out: StepOutput): 'redelivered' | 'lost' {
+  if (node.redeliveries >= node.spec.dispatch.maxRedeliveries) {
+    failHard(wf, node, 'LOSE', toErrorInfo(new WorkerLostError(node.redeliveries)), now, out);
+    delete node.token;
+    return 'lost';
+  }
+  move(wf, node, 'REDELIVER');
+  node.redeliveries++;
+  delete node.token;
+  delete node.leaseUntil;
+  node.queuedAt = now;
+  node.notBefore = now;
+  out.ready.push(readyMessage(wf, node, 0));
+  return 'redelivered';
 }
 
 /** Sweeps one workflow at store time `now`. */
@@ -32,21 +54,8 @@ export function sweepRecord(wf: WorkflowRecord, now: number, republishAfterMs: n
     const node = wf.nodes.get(id)!;
     if (node.state === 'running') {
       if (node.leaseUntil === undefined || node.leaseUntil > now) continue;
-      if (node.redeliveries >= node.spec.dispatch.maxRedeliveries) {
-        failHard(wf, node, 'LOSE', toErrorInfo(new WorkerLostError(node.redeliveries)), now, out);
-        // The lost worker's claim is gone: its late commit is stale, never `already`.
-        delete node.token;
-        lost++;
-        continue;
-      }
-      move(wf, node, 'REDELIVER');
-      node.redeliveries++;
-      delete node.token;
-      delete node.leaseUntil;
-      node.queuedAt = now;
-      node.notBefore = now;
-      out.ready.push(readyMessage(wf, node, 0));
-      redelivered++;
+      if (handBack(wf, node, now, out) === 'lost') lost++;
+      else redelivered++;
       continue;
     }
     const since = Math.max(node.queuedAt ?? 0, node.notBefore ?? 0);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WorkflowSnapshot } from '../../core/snapshot.js';
-import { claim, complete, fail, renew, replace, retry } from '../../runtime/step/attempt.js';
+import { claim, complete, fail, release, renew, replace, retry } from '../../runtime/step/attempt.js';
 import { cancel, replay } from '../../runtime/step/control.js';
 import { createRecord } from '../../runtime/step/create.js';
 import type { WorkflowRecord } from '../../runtime/step/record.js';
@@ -85,6 +85,10 @@ export class MemoryStore implements Store {
 
   async retry(request: CommitRequest & { error: ErrorInfo; delayMs: number }): Promise<CommitResult> {
     return retry(this.records.get(request.workflowId), request, this.clock());
+  }
+
+  async release(request: CommitRequest): Promise<CommitResult> {
+    return this.notify(request.workflowId, release(this.records.get(request.workflowId), request, this.clock()));
   }
 
   async replace(request: CommitRequest & { graph: StoredGraph }): Promise<CommitResult> {

@@ -32,7 +32,7 @@ export const LIBRARY_VERSION = 3;
 
 /** The per-workflow scripts: one per transition, plus the sweep of one workflow. */
 export const WORKFLOW_SCRIPTS = [
-  'create', 'create_many', 'claim', 'claim_many', 'renew', 'complete', 'complete_many', 'fail', 'retry', 'replace', 'cancel', 'replay', 'sweep',
+  'create', 'create_many', 'claim', 'claim_many', 'renew', 'complete', 'complete_many', 'fail', 'retry', 'replace', 'release', 'cancel', 'replay', 'sweep',
 ] as const;
 
 /** The batch scripts: several workflows of one slot per call (lib.lua `batch`, slot-batches.ts). */
@@ -42,7 +42,7 @@ export const BATCH_SCRIPTS: ReadonlySet<WorkflowScript> = new Set(['create_many'
  * The scripts that turn a workflow in the compact one-node layout (compact.lua) into the general one before
  * they run; create, claim and complete work on it in place, and sweep inflates only when it must act.
  */
-export const INFLATE_FIRST: ReadonlySet<WorkflowScript> = new Set(['renew', 'fail', 'retry', 'replace', 'cancel', 'replay']);
+export const INFLATE_FIRST: ReadonlySet<WorkflowScript> = new Set(['renew', 'fail', 'retry', 'replace', 'release', 'cancel', 'replay']);
 
 /** The name of a per-workflow script. */
 export type WorkflowScript = (typeof WORKFLOW_SCRIPTS)[number];

@@ -29,7 +29,7 @@ import { SlotMinter } from './mint.js';
 import { readHistory, readOutcome, readSnapshot } from './reads.js';
 import { Scripts } from './scripts.js';
 import { SlotBatcher } from './slot-batches.js';
-import { Sweeper } from './sweeper.js';
+import { lostErrorTemplate, Sweeper } from './sweeper.js';
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
@@ -61,6 +61,8 @@ export class RedisStore implements Store {
   private conn: Connected | undefined;
   /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
   private readonly shared: readonly string[];
+  /** WorkerLostError as release.lua stores it (sweeper.ts). */
+  private readonly lostError = lostErrorTemplate();
 
   constructor(private readonly options: RedisStoreOptions) {
     this.keys = new KeySpace(options.prefix);
@@ -140,6 +142,10 @@ export class RedisStore implements Store {
 
   async replace(r: CommitRequest & { graph: StoredGraph }): Promise<CommitResult> {
     return this.commit('replace', r, replaceArgs(r.graph, r.nodeId));
+  }
+
+  async release(r: CommitRequest): Promise<CommitResult> {
+    return this.commit('release', r, [this.lostError]);
   }
 
   async cancel(workflowId: string): Promise<CancelResult> {

@@ -72,6 +72,32 @@ export function sweepContract(make: StoreFactory): void {
       assert.deepEqual(bus.events.filter((e) => e.workflowId === run.id), [{ type: 'settled', workflowId: run.id, state: 'failed' }]);
     });
 
+    test('release: a stopping worker hands its node back at once, as a lapsed lease would; past maxRedeliveries it is lost', async (t) => {
+      const { store } = await open(make, t, { history: true });
+      const run = new Run(store);
+      await run.create(sig('a', [1], { maxRedeliveries: 1 }));
+      const first = await run.claim('n0');
+      assert.equal((await store.release({ workflowId: run.id, nodeId: 'n0', token: 'not-the-holder' })).status, 'stale');
+      const released = await store.release({ workflowId: run.id, nodeId: 'n0', token: first.token });
+      assert.equal(released.status, 'ok');
+      assert.deepEqual(released.ready.map((r) => [r.nodeId, r.attempt, r.delayMs]), [['n0', 1, 0]]);
+      run.note(released.ready);
+      const node = await run.node('n0');
+      assert.deepEqual([node.state, node.redeliveries], ['queued', 1]);
+      // Released once: a re-sent release and the old worker's late commits are stale; the next claim runs it.
+      assert.equal((await store.release({ workflowId: run.id, nodeId: 'n0', token: first.token })).status, 'stale');
+      assert.equal((await run.complete('n0', first.token, 'late')).status, 'stale');
+      const second = await run.claim('n0');
+      assert.equal(second.node.redeliveries, 1);
+      // maxRedeliveries reached: released again, the node fails with WorkerLostError and settles the workflow.
+      const lost = await store.release({ workflowId: run.id, nodeId: 'n0', token: second.token });
+      assert.deepEqual([lost.status, lost.ready, lost.settled], ['ok', [], 'failed']);
+      assert.equal((await run.node('n0')).error?.name, 'WorkerLostError');
+      assert.equal((await store.release({ workflowId: 'no-such-workflow', nodeId: 'n0', token: second.token })).status, 'orphan');
+      const moves = (await store.history(run.id)).map((h) => `${h.from}>${h.to}`);
+      assert.deepEqual(moves, ['pending>queued', 'queued>running', 'running>queued', 'queued>running', 'running>failed']);
+    });
+
     test('a lost node fires its errback once', async (t) => {
       const { store } = await open(make, t);
       const run = new Run(store);

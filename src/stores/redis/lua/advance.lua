@@ -119,6 +119,24 @@ local function failHard(firstId, firstRec, event, errorText)
   end
 end
 
+-- A running node whose worker is gone (lease lapsed: sweep.lua) or let it go (release.lua): back to its queue for
+-- the same attempt, a counted redelivery, its message listed in W.ready; past maxRedeliveries it fails with
+-- WorkerLostError (`lostTemplate`: the ErrorInfo JSON with 987654321 where the count goes). The claim's token
+-- is dropped either way, so the old worker's late commit is stale, never `already` (step/sweep.ts handBack).
+local function handBack(id, rec, lostTemplate)
+  if rec.rd >= rec.m then
+    failHard(id, rec, 'LOSE', (string.gsub(lostTemplate, '987654321', num(rec.rd))))
+    rec.tk = nil
+    return 'lost'
+  end
+  move(id, rec, 'REDELIVER')
+  rec.rd = rec.rd + 1
+  rec.tk = nil; rec.lu = nil
+  rec.q = NOW; rec.nb = NOW
+  readyMessage(id, rec, '0')
+  return 'redelivered'
+end
+
 -- Settles the workflow when nothing is left open: failed when a task node failed, else succeeded.
 local function settleIfDone()
   if W.state ~= 'running' or W.open > 0 then return end

@@ -13,7 +13,7 @@
     _tk    claim token     _lu lease until  _n  starts      _sa started at   _fa  finished at
     _h     '1': ignoreResult (the node's result is the workflow's `result`, shown unless _h)
   Claim and complete of such a workflow read and write these fields (no cjson, one key); every other
-  transition (renew, fail, retry, replace, cancel, replay, a sweep that must act) first inflates it into the
+  transition (renew, fail, retry, replace, release, cancel, replay, a sweep that must act) first inflates it into the
   general layout of lib.lua, keys and all, and then runs as for any workflow. The transitions are the same
   machine moves as the general code's (NODE_T, WF_T); only the storage differs. Retries, redeliveries and
   republishes inflate, so a compact node has rt = rd = 0 and no sw, bo, x.

@@ -37,18 +37,7 @@ local redelivered, lost = 0, 0
 for _, id in ipairs(lapsed) do
   local rec = getNode(id)
   if rec and rec.s == 'running' and rec.lu and rec.lu <= NOW then
-    if rec.rd >= rec.m then
-      failHard(id, rec, 'LOSE', (string.gsub(ARGV[7], '987654321', num(rec.rd))))
-      rec.tk = nil -- the lost worker's claim is gone: its late commit is stale, never `already`
-      lost = lost + 1
-    else
-      move(id, rec, 'REDELIVER')
-      rec.rd = rec.rd + 1
-      rec.tk = nil; rec.lu = nil
-      rec.q = NOW; rec.nb = NOW
-      readyMessage(id, rec, '0')
-      redelivered = redelivered + 1
-    end
+    if handBack(id, rec, ARGV[7]) == 'lost' then lost = lost + 1 else redelivered = redelivered + 1 end
   end
 end
 for _, id in ipairs(unclaimed) do
