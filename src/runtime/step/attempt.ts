@@ -1,7 +1,8 @@
 /**
  * The steps a worker takes on one attempt: claim, renew, the four commits (complete, fail, retry, replace)
- * and release (a stopping worker hands the node back). Each checks the state it expects and the claim token (DESIGN inv 2); a commit already applied
- * with the same token answers `already` (RELIABILITY §1 rules), a commit under a lost claim `stale`.
+ * and release (a stopping worker hands the node back). Each checks the state it expects and the claim token
+ * (DESIGN inv 2); a commit already applied with the same token answers `already` (RELIABILITY §1 rules), a
+ * commit under a lost claim `stale`.
  */
 import type { ErrorInfo } from '../../core/errors.js';
 import type { JsonValue } from '../../core/json.js';
@@ -106,12 +107,12 @@ export function retry(wf: WorkflowRecord | undefined, req: CommitRequest & { err
  * Under a claim no longer held (or a re-sent release: the token is gone) it answers `stale`.
  */
 export function release(wf: WorkflowRecord | undefined, req: CommitRequest, now: number): CommitResult {
-  const node = wf?.nodes.get(req.nodeId);
-  if (!wf || !node) return { status: 'orphan', ready: [] };
-  if (node.token !== req.token || node.state !== 'running') return { status: 'stale', ready: [] };
+  // handBack drops the token, so no queued node holds this one: the guard answers `stale` to a re-sent release.
+  const node = guard(wf, req, 'queued');
+  if (!('spec' in node)) return node;
   const out: StepOutput = { ready: [] };
-  handBack(wf, node, now, out);
-  return finish(wf, now, out);
+  handBack(wf!, node, now, out);
+  return finish(wf!, now, out);
 }
 
 /** The task replaced itself with a compiled fragment: the node waits for the fragment and takes its result. */

@@ -20,12 +20,10 @@
 
   Events: 'settled' on ARGV[4] when a lost node settled the workflow (state failed: no result).
 ]]
-if not loadWf() then return { CODE.ORPHAN, '', 0 } end
-local id = ARGV[5]
-local rec = getNode(id)
-if not rec then return { CODE.ORPHAN, '', W.run } end
-if rec.tk ~= ARGV[6] or rec.s ~= 'running' then return { CODE.STALE, '', W.run } end
-handBack(id, rec, ARGV[7])
+-- handBack drops the token, so no queued node holds this one: the guard answers STALE to a re-sent release.
+local rec, code = guard(ARGV[5], ARGV[6], 'queued')
+if not rec then return { code, '', W and W.run or 0 } end
+handBack(ARGV[5], rec, ARGV[7])
 settleIfDone()
 finish()
 return commitReply(CODE.OK)
