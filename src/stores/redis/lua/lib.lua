@@ -226,10 +226,9 @@ end
 
 -- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) also its flat node, as
 -- W.c = { id, t, s, a, tk, nb, n } and, when `withSpec` (a claim), its spec text as W.c.spec.
+local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec' }
 local function loadWf(withSpec)
-  local v
-  if withSpec then v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec')
-  else v = rcall('HMGET', K.wf, 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n') end
+  local v = rcall('HMGET', K.wf, unpack(WF_FIELDS, 1, withSpec and #WF_FIELDS or #WF_FIELDS - 1))
   if not v[1] then return nil end
   W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
     km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
