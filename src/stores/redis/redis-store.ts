@@ -29,7 +29,7 @@ import { SlotMinter } from './mint.js';
 import { readHistory, readOutcome, readSnapshot } from './reads.js';
 import { Scripts } from './scripts.js';
 import { SlotBatcher } from './slot-batches.js';
-import { lostErrorTemplate, Sweeper } from './sweeper.js';
+import { Sweeper } from './sweeper.js';
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
@@ -61,8 +61,6 @@ export class RedisStore implements Store {
   private conn: Connected | undefined;
   /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
   private readonly shared: readonly string[];
-  /** WorkerLostError as release.lua stores it (sweeper.ts). */
-  private readonly lostError = lostErrorTemplate();
 
   constructor(private readonly options: RedisStoreOptions) {
     this.keys = new KeySpace(options.prefix);
@@ -145,7 +143,7 @@ export class RedisStore implements Store {
   }
 
   async release(r: CommitRequest): Promise<CommitResult> {
-    return this.commit('release', r, [this.lostError]);
+    return this.commit('release', r, [this.c.sweeper.lostError]);
   }
 
   async cancel(workflowId: string): Promise<CancelResult> {

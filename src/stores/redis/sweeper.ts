@@ -33,7 +33,8 @@ export function lostErrorTemplate(): string {
 export class Sweeper {
   private cursor = 0;
   private readonly missingSince = new Map<string, number>();
-  private readonly lostError = lostErrorTemplate();
+  /** WorkerLostError as the sweep and release scripts store it (release.lua takes it from here). */
+  readonly lostError = lostErrorTemplate();
   /** `ZADD active GT run id ...`, its bytes written once (core/resp-command.ts), not by ioredis per argument. */
   private readonly indexes = new TickPairs((pairs) => {
     const wire = respWire(['ZADD', this.keys.active, 'GT'], pairs);
