@@ -17,8 +17,16 @@ export type Op = (on: ChainableCommander) => unknown;
  * would overflow the stack.
  */
 export function fcallOp(fn: string, keys: readonly string[], args: ReadonlyArray<string | number>): Op {
+  return prebuiltOp('fcall', ['FCALL', fn, keys.length], keys, args);
+}
+
+/**
+ * Any command as an {@link Op} whose RESP bytes (`head` then `tails`, core/resp-command.ts respWire) are
+ * written once, on first send, and reused by a re-send.
+ */
+export function prebuiltOp(name: string, head: ReadonlyArray<string | number>, ...tails: ReadonlyArray<ReadonlyArray<string | number>>): Op {
   let wire: Buffer | undefined;
-  return (on) => sendPrebuilt(on as unknown as CommandSink, 'fcall', (wire ??= respWire(['FCALL', fn, keys.length], keys, args)));
+  return (on) => sendPrebuilt(on as unknown as CommandSink, name, (wire ??= respWire(head, ...tails)));
 }
 
 /** An {@link Op} of `client` as a command for the tick batcher. */

@@ -8,10 +8,10 @@
  */
 import type { Redis } from 'ioredis';
 import { toErrorInfo, WorkerLostError } from '../../core/errors.js';
-import { respWire, sendPrebuilt, type CommandSink } from '../../core/resp-command.js';
 import type { SweepResult } from '../store.js';
 import { sweepFrom } from './codes.js';
 import { retryAborted } from './connection.js';
+import { prebuiltOp } from './fcall-op.js';
 import type { KeySpace } from './keys.js';
 import type { Scripts } from './scripts.js';
 import { TickPairs } from './tick-pairs.js';
@@ -36,10 +36,7 @@ export class Sweeper {
   /** WorkerLostError as the sweep and release scripts store it (release.lua takes it from here). */
   readonly lostError = lostErrorTemplate();
   /** `ZADD active GT run id ...`, its bytes written once (core/resp-command.ts), not by ioredis per argument. */
-  private readonly indexes = new TickPairs((pairs) => {
-    const wire = respWire(['ZADD', this.keys.active, 'GT'], pairs);
-    return this.scripts.command((on) => sendPrebuilt(on as unknown as CommandSink, 'zadd', wire));
-  });
+  private readonly indexes = new TickPairs((pairs) => this.scripts.command(prebuiltOp('zadd', ['ZADD', this.keys.active, 'GT'], pairs)));
   private readonly unindexes = new TickPairs((pairs) => this.scripts.run('unindex', [this.keys.active], pairs));
 
   constructor(
