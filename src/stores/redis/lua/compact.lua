@@ -96,7 +96,8 @@ local function inflate()
   return true
 end
 
--- The compact half of claimOne (advance.lua): W holds the workflow and its flat node (loadWf, W.c).
+-- The compact half of claimOne (advance.lua): W holds the workflow and its flat node with its spec
+-- (loadWf(true), W.c; a claim never finds W loaded otherwise: a compact entry sets W to nil after it).
 local function claimCompact(id, attempt, task, token, leaseMs)
   local c = W.c
   if id ~= c.id then return { CODE.ORPHAN } end
@@ -111,7 +112,7 @@ local function claimCompact(id, attempt, task, token, leaseMs)
       'km', km or W.km)
   end
   W, WMASK = nil, 0 -- written straight through, km included: the next entry of a batch reads the workflow again
-  return { CODE.CLAIMED, already and 1 or 0, c.spec or rcall('HGET', K.wf, '_spec'), 0, '', c.a, 0, 0, 'task', 0 }
+  return { CODE.CLAIMED, already and 1 or 0, c.spec, 0, '', c.a, 0, 0, 'task', 0 }
 end
 
 -- The compact half of completeOne (advance.lua): the node succeeds and, being the only one, settles the
