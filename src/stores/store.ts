@@ -101,11 +101,47 @@ export interface CommitRequest {
   token: string;
 }
 
+/**
+ * What a completing worker asks of its completion: claim, in the same atomic step, the first node the
+ * completion makes ready that this worker would take anyway (no countdown, on one of its queues), so the worker
+ * runs it next without a message (a chain's next step, a chord's body). The claimed node is running under
+ * `token` like any claim: when the worker dies its lease lapses and the sweep sends it back to its queue.
+ */
+export interface ContinueRequest {
+  /** A token unique to this claim, as {@link ClaimRequest.token}. */
+  token: string;
+  leaseMs: number;
+  /** The queues the worker consumes, or `'*'` for any. */
+  queues: readonly string[] | '*';
+}
+
+/** A node a completion claimed for the completing worker ({@link ContinueRequest}). */
+export interface ContinuedNode {
+  /** The message it would have been published with. */
+  message: ReadyNode;
+  node: ClaimedNode;
+}
+
 /** The outcome of a commit. `ready` lists nodes to publish; `settled` is set when this commit settled the workflow. */
 export interface CommitResult {
   status: 'ok' | 'already' | 'stale' | 'orphan';
   ready: ReadyNode[];
   settled?: WorkflowState;
+  /**
+   * The node claimed for the completing worker when a `complete` asked for one ({@link ContinueRequest}); also on
+   * `already`, when a re-sent completion finds the node it claimed the first time still running under the token.
+   */
+  next?: ContinuedNode;
+}
+
+/** A successful attempt's commit. */
+export interface CompleteRequest extends CommitRequest {
+  /** The result's JSON text. */
+  result: string;
+  /** Kept for dependents, dropped from the workflow once it settles. */
+  ignoreResult: boolean;
+  /** Claim a node this completion makes ready for the completing worker. */
+  next?: ContinueRequest;
 }
 
 /** The outcome of a replay. */
@@ -170,8 +206,8 @@ export interface Store {
   claim(request: ClaimRequest): Promise<ClaimResult>;
   /** Extends the lease: `lost` when the claim is no longer held, `canceled` when the workflow was canceled. */
   renew(request: CommitRequest & { leaseMs: number }): Promise<'ok' | 'lost' | 'canceled'>;
-  /** The attempt succeeded with this result (JSON text). */
-  complete(request: CommitRequest & { result: string; ignoreResult: boolean }): Promise<CommitResult>;
+  /** The attempt succeeded with this result (JSON text); with `next`, also claims a node it made ready. */
+  complete(request: CompleteRequest): Promise<CommitResult>;
   /** The attempt failed for good. */
   fail(request: CommitRequest & { error: ErrorInfo }): Promise<CommitResult>;
   /** The attempt failed and will be retried after `delayMs`. */

@@ -8,6 +8,7 @@
  */
 import { describe } from 'node:test';
 import { commitsContract } from './store/commits.js';
+import { continueContract } from './store/continue.js';
 import { createClaimContract } from './store/create-claim.js';
 import { fanInContract } from './store/fan-in.js';
 import type { ContractOptions, StoreFactory } from './store/harness.js';
@@ -24,6 +25,7 @@ export function storeContract(name: string, make: StoreFactory, options: Contrac
   describe(`store contract: ${name}`, () => {
     createClaimContract(make);
     commitsContract(make);
+    continueContract(make);
     fanInContract(make);
     settleCancelContract(make);
     replayContract(make);

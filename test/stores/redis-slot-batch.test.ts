@@ -111,7 +111,7 @@ describe('redis store: batches across the workflows of one slot', { skip: redis.
     const claims = [a.id, '5', 'n0', '1', 't', ta, '60000', b.id, '5', 'n0', '1', 't', tb, '60000'];
     assert.deepEqual((await fcall('claim_many', claims)).map((r) => [r[0], r[1]]), [[CODE.CLAIMED, 0], [CODE.CLAIMED, 0]]);
     assert.deepEqual((await fcall('claim_many', claims)).map((r) => [r[0], r[1]]), [[CODE.CLAIMED, 1], [CODE.CLAIMED, 1]]);
-    const completes = [a.id, '4', 'n0', ta, '"A"', '0', b.id, '4', 'n0', tb, '"B"', '0'];
+    const completes = [a.id, '7', 'n0', ta, '"A"', '0', '', '', '', b.id, '7', 'n0', tb, '"B"', '0', '', '', ''];
     assert.deepEqual((await fcall('complete_many', completes)).map((r) => [r[0], r[1]]), [[CODE.OK, 'succeeded'], [CODE.OK, 'succeeded']]);
     const applied = [(await store.history(a.id)).length, (await store.history(b.id)).length];
     assert.deepEqual((await fcall('complete_many', completes)).map((r) => [r[0], r[1]]), [[CODE.ALREADY, ''], [CODE.ALREADY, '']]);

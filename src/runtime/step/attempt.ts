@@ -6,7 +6,7 @@
  */
 import type { ErrorInfo } from '../../core/errors.js';
 import type { JsonValue } from '../../core/json.js';
-import type { ClaimRequest, ClaimResult, CommitRequest, CommitResult, StoredGraph } from '../../stores/store.js';
+import type { ClaimRequest, ClaimResult, CommitRequest, CommitResult, CompleteRequest, ContinueRequest, ReadyNode, StoredGraph } from '../../stores/store.js';
 import type { NodeState } from '../machines.js';
 import { buildValue, failHard, markReady, settleIfDone, succeed } from './advance.js';
 import { addNode, move, readyMessage, type NodeRecord, type StepOutput, type WorkflowRecord } from './record.js';
@@ -24,13 +24,23 @@ export function claim(wf: WorkflowRecord | undefined, req: ClaimRequest, now: nu
     return { status: 'stale' };
   }
   if (node.notBefore !== undefined && now < node.notBefore) return { status: 'early', delayMs: node.notBefore - now };
-  node.token = req.token;
+  takeClaim(wf, node, req.token, req.leaseMs, now);
+  return { status: 'claimed', node: claimedView(wf, node), already: false };
+}
+
+/** queued -> running under `token` (a claim, or a completion's continuation). */
+function takeClaim(wf: WorkflowRecord, node: NodeRecord, token: string, leaseMs: number, now: number): void {
+  node.token = token;
   move(wf, node, 'CLAIM');
   delete node.republished; // a message got through: the next time it is ready, republishing starts over
-  node.leaseUntil = now + req.leaseMs;
+  node.leaseUntil = now + leaseMs;
   node.starts++;
   node.startedAt = now;
-  return { status: 'claimed', node: claimedView(wf, node), already: false };
+}
+
+/** Whether a completing worker takes this ready node itself ({@link ContinueRequest}). */
+export function continuesWith(message: ReadyNode, queues: ContinueRequest['queues']): boolean {
+  return message.delayMs === 0 && (queues === '*' || queues.includes(message.queue));
 }
 
 function claimedView(wf: WorkflowRecord, node: NodeRecord): Extract<ClaimResult, { status: 'claimed' }>['node'] {
@@ -68,14 +78,35 @@ function finish(wf: WorkflowRecord, now: number, out: StepOutput): CommitResult 
   return { status: 'ok', ready: out.ready, ...(out.settled ? { settled: out.settled } : {}) };
 }
 
-/** The attempt succeeded. */
-export function complete(wf: WorkflowRecord | undefined, req: CommitRequest & { result: string; ignoreResult: boolean }, now: number): CommitResult {
+/**
+ * The attempt succeeded. With `next`, the first node this made ready that the completing worker would take
+ * ({@link continuesWith}) is claimed for it in the same step and returned as `next` instead of in `ready`; a
+ * re-sent completion (`already`) returns that node again while it still runs under `next.token`.
+ */
+export function complete(wf: WorkflowRecord | undefined, req: CompleteRequest, now: number): CommitResult {
   const node = guard(wf, req, 'succeeded');
-  if (!('spec' in node)) return node;
+  if (!('spec' in node)) return node.status === 'already' && req.next ? withContinued(wf!, wf!.nodes.get(req.nodeId)!, node, req.next) : node;
   const out: StepOutput = { ready: [] };
   if (req.ignoreResult) node.hideResult = true;
   succeed(wf!, node, 'SUCCEED', req.result, now, out);
-  return finish(wf!, now, out);
+  const result = finish(wf!, now, out);
+  if (!req.next) return result;
+  const at = result.ready.findIndex((message) => continuesWith(message, req.next!.queues));
+  if (at < 0) return result;
+  const [message] = result.ready.splice(at, 1) as [ReadyNode];
+  const next = wf!.nodes.get(message.nodeId)!;
+  takeClaim(wf!, next, req.next.token, req.next.leaseMs, now);
+  return { ...result, next: { message, node: claimedView(wf!, next) } };
+}
+
+/** An `already` answer with the dependent a first run of the completion claimed, if it still runs under the token. */
+function withContinued(wf: WorkflowRecord, node: NodeRecord, result: CommitResult, next: ContinueRequest): CommitResult {
+  for (const id of node.dependents) {
+    const dep = wf.nodes.get(id);
+    if (dep?.state !== 'running' || dep.token !== next.token) continue;
+    return { ...result, next: { message: readyMessage(wf, dep, 0), node: claimedView(wf, dep) } };
+  }
+  return result;
 }
 
 /** The attempt failed for good. */

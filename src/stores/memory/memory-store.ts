@@ -12,7 +12,7 @@ import type { WorkflowRecord } from '../../runtime/step/record.js';
 import { sweepRecord } from '../../runtime/step/sweep.js';
 import { outcomeOf, snapshotOf } from '../../runtime/step/view.js';
 import type {
-  CancelResult, ClaimRequest, ClaimResult, CommitRequest, CommitResult, ReadyNode, ReplayResult, Store, StoreEvent,
+  CancelResult, ClaimRequest, ClaimResult, CommitRequest, CommitResult, CompleteRequest, ReadyNode, ReplayResult, Store, StoreEvent,
   StoredGraph, SweepResult, TransitionRecord, WorkflowOutcome,
 } from '../store.js';
 import type { ErrorInfo } from '../../core/errors.js';
@@ -75,7 +75,7 @@ export class MemoryStore implements Store {
     return renew(this.records.get(request.workflowId), request, this.clock());
   }
 
-  async complete(request: CommitRequest & { result: string; ignoreResult: boolean }): Promise<CommitResult> {
+  async complete(request: CompleteRequest): Promise<CommitResult> {
     return this.notify(request.workflowId, complete(this.records.get(request.workflowId), request, this.clock()));
   }
 

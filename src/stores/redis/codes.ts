@@ -6,7 +6,7 @@
 import { IllegalTransition } from '../../runtime/step/record.js';
 import type { WorkflowState } from '../../runtime/machines.js';
 import { parseJson, type JsonValue } from '../../core/json.js';
-import type { CancelResult, ClaimResult, CommitResult, NodeSpec, ReadyNode, ReplayResult } from '../store.js';
+import type { CancelResult, ClaimedNode, ClaimResult, CommitResult, NodeSpec, ReadyNode, ReplayResult } from '../store.js';
 
 /** Reply codes shared with Lua (serialised into every script's prelude). */
 export const CODE = {
@@ -51,25 +51,47 @@ export function claimFrom(reply: Reply): ClaimResult {
   if (code === CODE.STALE) return { status: 'stale' };
   if (code === CODE.EARLY) return { status: 'early', delayMs: Number(reply[1]) };
   if (code !== CODE.CLAIMED) return unexpected(code);
-  const spec = parseJson(String(reply[2])) as unknown as NodeSpec;
-  const args: JsonValue[] = Number(reply[3]) === 1 ? [parseJson(String(reply[4])), ...spec.args] : spec.args;
+  return { status: 'claimed', already: Number(reply[1]) === 1, node: claimedFrom(reply, 2) };
+}
+
+/**
+ * A claimed node from the 8 slots Lua returns from `at` (advance.lua claimedFields): spec, has input, input,
+ * attempt, retries, redeliveries, kind, errback count.
+ */
+function claimedFrom(reply: Reply, at: number): ClaimedNode {
+  const spec = parseJson(String(reply[at])) as unknown as NodeSpec;
+  const args: JsonValue[] = Number(reply[at + 1]) === 1 ? [parseJson(String(reply[at + 2])), ...spec.args] : spec.args;
   return {
-    status: 'claimed', already: Number(reply[1]) === 1,
-    node: {
-      task: spec.task, args, options: spec.options, attempt: Number(reply[5]), retries: Number(reply[6]),
-      redeliveries: Number(reply[7]), kind: reply[8] === 'errback' ? 'errback' : 'task', errbacks: spec.errbacks,
-      errbackCount: Number(reply[9]),
-    },
+    task: spec.task, args, options: spec.options, attempt: Number(reply[at + 3]), retries: Number(reply[at + 4]),
+    redeliveries: Number(reply[at + 5]), kind: reply[at + 6] === 'errback' ? 'errback' : 'task', errbacks: spec.errbacks,
+    errbackCount: Number(reply[at + 7]),
   };
 }
 
-/** A commit's reply: `{ code, settled or '', run, ready... }`. */
-export function commitFrom(reply: Reply, workflowId: string): CommitResult & { run: number } {
+/**
+ * A completion's reply: `{ code, settled or '', run, next, ready... }`, `next` 0 or the continuation (advance.lua
+ * continued: the node's message, id, task, attempt, queue, priority or '', then its claimed fields).
+ */
+export function completeFrom(reply: Reply, workflowId: string): CommitResult & { run: number } {
+  const result = commitFrom(reply, workflowId, 4);
+  const next = reply[3];
+  if (!Array.isArray(next)) return result;
+  const c = next as Reply;
+  const priority = String(c[4]);
+  const message: ReadyNode = {
+    workflowId, nodeId: String(c[0]), task: String(c[1]), attempt: Number(c[2]), queue: String(c[3]),
+    ...(priority !== '' ? { priority: Number(priority) } : {}), delayMs: 0,
+  };
+  return { ...result, next: { message, node: claimedFrom(c, 5) } };
+}
+
+/** A commit's reply: `{ code, settled or '', run, ready... }` (the ready messages from `readyAt`). */
+export function commitFrom(reply: Reply, workflowId: string, readyAt = 3): CommitResult & { run: number } {
   const code = Number(reply[0]);
   const status = code === CODE.OK ? 'ok' : code === CODE.ALREADY ? 'already' : code === CODE.STALE ? 'stale' : code === CODE.ORPHAN ? 'orphan' : unexpected(code);
   const settled = String(reply[1] ?? '');
   return {
-    status, ready: status === 'ok' ? readyFrom(reply, 3, workflowId) : [], run: Number(reply[2] ?? 0),
+    status, ready: status === 'ok' ? readyFrom(reply, readyAt, workflowId) : [], run: Number(reply[2] ?? 0),
     ...(settled !== '' ? { settled: settled as WorkflowState } : {}),
   };
 }

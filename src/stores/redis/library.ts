@@ -28,7 +28,7 @@ import { CODE } from './codes.js';
 import { SETTLED_RESULT_MAX_BYTES } from './events.js';
 
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
-export const LIBRARY_VERSION = 3;
+export const LIBRARY_VERSION = 4;
 
 /** The per-workflow scripts: one per transition, plus the sweep of one workflow. */
 export const WORKFLOW_SCRIPTS = [

@@ -16,10 +16,10 @@ import type { Logger } from 'pino';
 import type { ErrorInfo } from '../../core/errors.js';
 import type { WorkflowSnapshot } from '../../core/snapshot.js';
 import type {
-  CancelResult, ClaimRequest, ClaimResult, CommitRequest, CommitResult, ReadyNode, ReplayResult, Store, StoreEvent,
+  CancelResult, ClaimRequest, ClaimResult, CommitRequest, CommitResult, CompleteRequest, ContinueRequest, ReadyNode, ReplayResult, Store, StoreEvent,
   StoredGraph, SweepResult, TransitionRecord, WorkflowOutcome,
 } from '../store.js';
-import { cancelFrom, claimFrom, commitFrom, createFrom, renewFrom, replayFrom, type Reply } from './codes.js';
+import { cancelFrom, claimFrom, commitFrom, completeFrom, createFrom, renewFrom, replayFrom, type Reply } from './codes.js';
 import { checkPersistence, closeClient, DEFAULT_CONNECT_TIMEOUT_MS, openClient, retryAborted } from './connection.js';
 import { createArgs, replaceArgs, rootMessages } from './encode.js';
 import { EventFeed } from './events.js';
@@ -124,10 +124,16 @@ export class RedisStore implements Store {
     return renewFrom(await this.run('renew', r.workflowId, [r.nodeId, r.token, String(r.leaseMs)]));
   }
 
-  async complete(r: CommitRequest & { result: string; ignoreResult: boolean }): Promise<CommitResult> {
+  async complete(r: CompleteRequest): Promise<CommitResult> {
     if (!isWorkflowId(r.workflowId)) return { status: 'orphan', ready: [] };
-    const reply = await this.c.batches.add('complete', r.workflowId, [r.nodeId, r.token, r.result, r.ignoreResult ? '1' : '0']);
-    return this.committed(r.workflowId, reply);
+    const next = r.next;
+    const reply = await this.c.batches.add('complete', r.workflowId, [
+      r.nodeId, r.token, r.result, r.ignoreResult ? '1' : '0',
+      next?.token ?? '', next ? String(next.leaseMs) : '', next ? queueList(next.queues) : '',
+    ]);
+    const { run, ...result } = completeFrom(reply, r.workflowId);
+    if (result.settled) this.unindexLater(r.workflowId, run);
+    return result;
   }
 
   async fail(r: CommitRequest & { error: ErrorInfo }): Promise<CommitResult> {
@@ -234,4 +240,13 @@ export class RedisStore implements Store {
       this.options.logger?.debug({ err: error, workflowId }, 'unindex failed; the sweep will retry it');
     });
   }
+}
+
+/** A worker's queues as complete.lua reads them: each between spaces (queue names have none), or `*`. */
+const queueLists = new WeakMap<readonly string[], string>();
+function queueList(queues: ContinueRequest['queues']): string {
+  if (queues === '*') return '*';
+  let text = queueLists.get(queues);
+  if (text === undefined) queueLists.set(queues, (text = ` ${queues.join(' ')} `));
+  return text;
 }

@@ -252,6 +252,27 @@ local function guard(id, token, target)
 end
 
 --------------------------------------------------------------------------------------------------- claim, complete
+-- queued -> running under `token` (a claim, or a completion's continuation; step/attempt.ts takeClaim).
+local function takeClaim(id, rec, token, leaseMs)
+  rec.tk = token
+  move(id, rec, 'CLAIM')
+  rec.sw = nil; rec.bo = nil -- a message got through: republishing starts over the next time it is ready
+  rec.lu = NOW + tonumber(leaseMs)
+  rec.n = rec.n + 1
+  rec.sa = NOW
+end
+
+-- What a worker needs to run a claimed node: spec, has input, input, attempt, retries, redeliveries, kind,
+-- errback count (appended to `out`).
+local function claimedFields(out, id, rec)
+  -- `ni`: the node takes no parent input (encode.ts); records without the flag may have one.
+  local input = not rec.ni and rcall('HGET', K.input, id) or nil
+  local n = #out
+  out[n + 1] = rcall('HGET', K.spec, id); out[n + 2] = input and 1 or 0; out[n + 3] = input and build(input) or ''
+  out[n + 4] = rec.a; out[n + 5] = rec.rt; out[n + 6] = rec.rd; out[n + 7] = rec.k; out[n + 8] = W.ebn
+  return out
+end
+
 -- One claim (claim.lua; claim_many applies each entry with it): the reply, and whether it changed anything.
 local function claimOne(id, attempt, task, token, leaseMs)
   attempt = tonumber(attempt)
@@ -264,30 +285,56 @@ local function claimOne(id, attempt, task, token, leaseMs)
   if not already then
     if W.state ~= 'running' or rec.a ~= attempt or (rec.s ~= 'queued' and rec.s ~= 'retrying') then return { CODE.STALE }, false end
     if rec.nb and NOW < rec.nb then return { CODE.EARLY, num(rec.nb - NOW) }, false end
-    rec.tk = token
-    move(id, rec, 'CLAIM')
-    rec.sw = nil; rec.bo = nil -- a message got through: republishing starts over the next time it is ready
-    rec.lu = NOW + tonumber(leaseMs)
-    rec.n = rec.n + 1
-    rec.sa = NOW
+    takeClaim(id, rec, token, leaseMs)
   end
-  -- `ni`: the node takes no parent input (encode.ts); records without the flag may have one.
-  local input = not rec.ni and rcall('HGET', K.input, id) or nil
-  return { CODE.CLAIMED, already and 1 or 0, rcall('HGET', K.spec, id), input and 1 or 0, input and build(input) or '',
-    rec.a, rec.rt, rec.rd, rec.k, W.ebn }, not already
+  return claimedFields({ CODE.CLAIMED, already and 1 or 0 }, id, rec), not already
+end
+
+-- A continuation (step/attempt.ts complete): the node's message (id, task, attempt, queue, priority or '')
+-- followed by its claimedFields.
+local function continued(id, rec)
+  return claimedFields({ id, rec.t, rec.a, rec.qu, rec.p and num(rec.p) or '' }, id, rec)
+end
+
+-- Claims for the completing worker the first ready message from W.ready[from + 1] on that is due now and on
+-- one of `queues` (' q1 q2 ', or '*': any), and takes it out of W.ready: its continuation, or 0.
+local function continueWith(from, token, leaseMs, queues)
+  local r = W.ready
+  for i = from + 1, #r, 6 do
+    if r[i + 5] == '0' and (queues == '*' or string.find(queues, ' ' .. r[i + 3] .. ' ', 1, true)) then
+      local id = r[i]
+      local rec = NODES[id]
+      takeClaim(id, rec, token, leaseMs)
+      for _ = 1, 6 do table.remove(r, i) end
+      return continued(id, rec)
+    end
+  end
+  return 0
+end
+
+-- A re-sent completion that asked for a continuation: the dependent its first run claimed, while it still runs
+-- under that token, else 0.
+local function continuedBefore(id, token)
+  if token == '' then return 0 end
+  for _, depId in ipairs(listOf(K.next, id)) do
+    local dep = getNode(depId)
+    if dep and dep.s == 'running' and dep.tk == token then return continued(depId, dep) end
+  end
+  return 0
 end
 
 -- One completion (complete.lua; complete_many applies each entry with it), without the write-back: the reply
--- carries the ready messages and the settled state this entry caused only.
-local function completeOne(id, token, result, ignoreResult)
+-- carries the continuation (or 0), the ready messages and the settled state this entry caused only.
+local function completeOne(id, token, result, ignoreResult, nextToken, nextLeaseMs, nextQueues)
   if (W or loadWf()) and W.c then return completeCompact(id, token, result, ignoreResult) end
   local rec, code = guard(id, token, 'succeeded')
-  if not rec then return { code, '', W and W.run or 0 } end
+  if not rec then return { code, '', W and W.run or 0, code == CODE.ALREADY and continuedBefore(id, nextToken) or 0 } end
   if ignoreResult == '1' then rec.h = true end
   local from, wasSettled = #W.ready, W.settled
   succeed(id, rec, 'SUCCEED', result)
   settleIfDone()
-  local reply = { CODE.OK, (not wasSettled and W.settled) or '', W.run }
+  local next = nextToken ~= '' and continueWith(from, nextToken, nextLeaseMs, nextQueues) or 0
+  local reply = { CODE.OK, (not wasSettled and W.settled) or '', W.run, next }
   for i = from + 1, #W.ready do reply[#reply + 1] = W.ready[i] end
   return reply
 end

@@ -119,9 +119,9 @@ end
 -- workflow with its result (the recipe of a one-node workflow is that node); retention and event at once.
 local function completeCompact(id, token, result, ignoreResult)
   local c, run = W.c, W.run
-  if id ~= c.id then return { CODE.ORPHAN, '', 0 } end
-  if c.tk ~= token then return { CODE.STALE, '', run } end
-  if c.s ~= 'running' then return { c.s == 'succeeded' and CODE.ALREADY or CODE.STALE, '', run } end
+  if id ~= c.id then return { CODE.ORPHAN, '', 0, 0 } end
+  if c.tk ~= token then return { CODE.STALE, '', run, 0 } end
+  if c.s ~= 'running' then return { c.s == 'succeeded' and CODE.ALREADY or CODE.STALE, '', run, 0 } end
   allowed(NODE_T, 'running', 'SUCCEED', 'succeeded', id)
   allowed(WF_T, W.state, 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ' .. WF_ID)
   local now, km = num(NOW), compactHistory(W.km, id, 'running', 'succeeded', c.a, token) or W.km
@@ -131,7 +131,7 @@ local function completeCompact(id, token, result, ignoreResult)
   if bit.band(km, BIT.hist) ~= 0 then rcall('PEXPIRE', K.hist, RETENTION) end
   rcall('PUBLISH', CHANNEL, settledEvent('succeeded', result))
   W, WMASK = nil, 0 -- written straight through, km included: nothing is left for flush()
-  return { CODE.OK, 'succeeded', run }
+  return { CODE.OK, 'succeeded', run, 0 }
 end
 
 -- The sweep of a compact workflow that needs none (sweep.lua): true when its node is neither running past its

@@ -8,8 +8,9 @@
   Input (lib.lua: batch):
     KEYS[g]      the `wf` key of the g-th workflow of the batch (all of one slot)
     ARGV[1..3]   history flag, retentionMs, events channel
-    ARGV[4..]    per workflow: workflow id, n, then n/4 entries of 4 slots: node id, claim token, result JSON
-                 text, '1' ignoreResult (complete.lua ARGV[5..8])
+    ARGV[4..]    per workflow: workflow id, n, then n/7 entries of 7 slots: node id, claim token, result JSON
+                 text, '1' ignoreResult, continuation token, its leaseMs, the worker's queues (complete.lua
+                 ARGV[5..11])
 
   Output:
     one reply per entry, in order, each as complete.lua returns it; the settled state is in the reply of the
@@ -18,10 +19,10 @@
 
   Events: one 'settled' on the channel per workflow an entry settled (advance.lua: finish), as complete.lua.
 ]]
-return batch(KEYS, ARGV, 4, function(argv, from, to)
+return batch(KEYS, ARGV, 7, function(argv, from, to)
   local replies, changed = {}, false
-  for i = from, to, 4 do
-    local reply = completeOne(argv[i], argv[i + 1], argv[i + 2], argv[i + 3])
+  for i = from, to, 7 do
+    local reply = completeOne(argv[i], argv[i + 1], argv[i + 2], argv[i + 3], argv[i + 4], argv[i + 5], argv[i + 6])
     replies[#replies + 1] = reply
     changed = changed or reply[1] == CODE.OK
   end
