@@ -56,6 +56,13 @@ export interface Delivery {
  */
 export interface Consumer {
   stop(): Promise<void>;
+  /**
+   * Takes one of the consumer's `prefetch` slots without a delivery until the returned function is called
+   * (calling it again does nothing): a worker running a node it got without a message (a completion's
+   * continuation, store.ts ContinueRequest) keeps to its concurrency. Absent where the server enforces the
+   * prefetch (AMQP): such a worker asks for no continuations.
+   */
+  hold?(): () => void;
 }
 
 /** What a consumer wants. */

@@ -12,7 +12,7 @@ brokerContract(
     await broker.connect();
     return { broker, cleanup: () => broker.close() };
   },
-  { priorities: true },
+  { priorities: true, holdsSlots: true },
 );
 
 describe('MemoryBroker', () => {

@@ -16,5 +16,5 @@ describe('redis broker', { skip: redis.skip }, () => {
     await server?.stop();
   });
 
-  brokerContract('redis', () => redisFixture(server), { priorities: true, leaseMs: 2_000 });
+  brokerContract('redis', () => redisFixture(server), { priorities: true, leaseMs: 2_000, holdsSlots: true });
 });

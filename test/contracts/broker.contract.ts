@@ -32,6 +32,8 @@ export interface BrokerCapabilities {
   leaseMs?: number;
   /** Bound on waiting for one event (default 5,000 ms). */
   timeoutMs?: number;
+  /** Consumers lend prefetch slots without a delivery (Consumer.hold); else they must not offer `hold`. */
+  holdsSlots?: boolean;
 }
 
 const text = (delivery: Delivery): string => delivery.body.toString('utf8');
@@ -143,6 +145,51 @@ export function brokerContract(name: string, make: () => Promise<BrokerFixture>,
         await Promise.all(acks);
         assert.ok(most <= prefetch, `saw ${most} unacked at once with prefetch ${prefetch}`);
         assert.equal(new Set(inbox.bodies()).size, total);
+      }));
+
+    if (!capabilities.holdsSlots) {
+      it('offers no slot holding (Consumer.hold), so workers ask for no continuations', () =>
+        withBroker(async ({ broker, queue, consumers }) => {
+          const consumer = await broker.consume([queue], options(2), () => undefined);
+          consumers.push(consumer);
+          assert.equal(consumer.hold, undefined);
+        }));
+    } else it('counts a held slot against prefetch until it is given back', () =>
+      withBroker(async ({ broker, queue, consumers }) => {
+        const inbox = new Inbox();
+        const consumer = await broker.consume([queue], options(2), inbox.onDelivery);
+        consumers.push(consumer);
+        assert.ok(consumer.hold);
+        let unacked = 0;
+        let holds = 0;
+        let most = 0;
+        inbox.onEach(() => {
+          unacked += 1;
+          most = Math.max(most, unacked + holds);
+        });
+        const ack = async (delivery: Delivery | undefined): Promise<void> => {
+          unacked -= 1;
+          await delivery!.ack();
+        };
+        await broker.publish(queue, Buffer.from('a'));
+        const [a] = await inbox.waitFor(1, timeout);
+        const free = consumer.hold();
+        holds += 1;
+        await ack(a); // the slot a leaves stays taken by the hold
+        await broker.publish(queue, Buffer.from('b'));
+        await broker.publish(queue, Buffer.from('c'));
+        const [, b] = await inbox.waitFor(2, timeout);
+        await ack(b); // room for c
+        const [, , c] = await inbox.waitFor(3, timeout);
+        holds -= 1;
+        free();
+        free(); // a second call gives back nothing more
+        await broker.publish(queue, Buffer.from('d'));
+        const [, , , d] = await inbox.waitFor(4, timeout);
+        await ack(c);
+        await ack(d);
+        assert.deepEqual(inbox.bodies(), ['a', 'b', 'c', 'd']);
+        assert.ok(most <= 2, `saw ${most} unacked deliveries and held slots at once with prefetch 2`);
       }));
 
     it('returns unacked deliveries when their consumer stops, marked redelivered', () =>

@@ -201,6 +201,11 @@ export class MemoryBroker implements Broker, MemoryBrokerCore {
     }
   }
 
+  /** @internal A consumer let go of a held slot (MemoryConsumer.hold). */
+  roomFreed(): void {
+    this.scheduleDrain();
+  }
+
   private detach(message: MemoryMessage): void {
     message.holder?.held.delete(message);
     message.holder = undefined;

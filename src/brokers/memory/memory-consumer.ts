@@ -4,6 +4,7 @@
  * release of the old delivery do nothing (a second ack is harmless by the same rule).
  */
 import type { Consumer, Delivery } from '../broker.js';
+import { HeldSlots } from '../held-slots.js';
 import type { MemoryMessage, MessageHolder } from './memory-queue.js';
 
 /** The broker operations a delivery or a consumer calls back into. */
@@ -14,6 +15,8 @@ export interface MemoryBrokerCore {
   release(message: MemoryMessage, generation: number): void;
   /** Removes the consumer and returns what it holds unacked. */
   stopConsumer(consumer: MemoryConsumer): void;
+  /** A consumer has room again: hand out what waits. */
+  roomFreed(): void;
 }
 
 /** One handed-out message. */
@@ -56,6 +59,8 @@ export class MemoryConsumer implements Consumer, MessageHolder {
   active = true;
   /** Where the next round-robin pick across its queues starts. */
   cursor = 0;
+  /** Slots taken by {@link MemoryConsumer.hold}. */
+  private readonly holds = new HeldSlots(() => this.core.roomFreed());
 
   /**
    * @param queues - queue names, or `'*'` for every queue of the broker.
@@ -71,7 +76,12 @@ export class MemoryConsumer implements Consumer, MessageHolder {
 
   /** Whether it can take one more message now. */
   get hasRoom(): boolean {
-    return this.active && this.held.size < this.prefetch;
+    return this.active && this.held.size + this.holds.count < this.prefetch;
+  }
+
+  /** Takes a prefetch slot without a message until the returned function is called (Consumer.hold). */
+  hold(): () => void {
+    return this.holds.take();
   }
 
   /** Takes no more deliveries; what it holds unacked goes back to its queues, marked redelivered. */

@@ -135,6 +135,7 @@ export class RedisBroker implements Broker {
         this.consumers.delete(consumer);
         await consumer.stop();
       },
+      hold: () => consumer.hold(),
     };
   }
 

@@ -24,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Consumer, Delivery } from '../broker.js';
+import { HeldSlots } from '../held-slots.js';
 import type { AckBatcher } from './ack-batcher.js';
 import { dropConnection } from './connection.js';
 import { decodeEntry } from './entry.js';
@@ -76,6 +77,8 @@ interface Round {
 /** A running consumer of some queues. */
 export class RedisConsumer implements Consumer, DeliveryOwner {
   private readonly held = new Set<RedisDelivery>();
+  /** Slots taken by {@link RedisConsumer.hold}. */
+  private readonly holds = new HeldSlots(() => this.wakeForRoom());
   private readonly queueKeys: QueueKeys[];
   /** Per queue, the keys a take names (ready lists, inflight, delayed, marker). */
   private readonly takeKeys: string[][];
@@ -114,6 +117,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   stop(): Promise<void> {
     this.stopped ??= this.shutdown();
     return this.stopped;
+  }
+
+  /** Takes a prefetch slot without a delivery until the returned function is called (Consumer.hold). */
+  hold(): () => void {
+    return this.holds.take();
   }
 
   /** Entries handed out and not yet settled, for the broker's purge. */
@@ -170,7 +178,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     /** > 0: block this long before the next take (pipelined behind the block); 0: take now. */
     let waitMs = 0;
     while (this.isCurrent(generation)) {
-      const room = this.prefetch - this.held.size;
+      const room = this.prefetch - this.held.size - this.holds.count;
       if (room <= 0) {
         await new Promise<void>((resolve) => (this.roomWaiter = resolve));
         await new Promise((resolve) => setImmediate(resolve));
