@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { CanvasError, toErrorInfo, UnknownTaskError } from '../core/errors.js';
 import type { Delivery, Envelope } from '../brokers/broker.js';
-import type { ClaimedNode, CommitResult } from '../stores/store.js';
+import type { ClaimedNode, CommitResult, ContinuedNode, ContinueRequest } from '../stores/store.js';
 import type { ResolvedOptions } from '../core/options.js';
 import { AttemptContext } from './context.js';
 import { crashPoint } from './crash-points.js';
@@ -16,6 +16,7 @@ import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { buildStoredGraph } from './fragment.js';
 import { declareGraphQueues, publishReady, type Kernel } from './kernel.js';
 import { Lease } from './lease.js';
+import { ContinuedDelivery } from './continued-delivery.js';
 import { commitCounter } from './counter-names.js';
 import { runHandler, Stopper } from './run-handler.js';
 import type { RunningAttempts } from './running.js';
@@ -23,6 +24,28 @@ import { withStoreRetries } from './store-retry.js';
 
 /** Raised through `ctx.signal` when a worker shuts down and hands the node back. */
 export const SHUTDOWN = Symbol('braid.shutdown');
+
+/**
+ * How a worker lets a completion hand it the next node to run (store.ts ContinueRequest): a chain's next step
+ * or a chord's body then runs on the worker that finished the step before it, claimed in that same store step,
+ * with no message published, taken and claimed in between.
+ */
+export interface Continuations {
+  /** The worker's queues, or `'*'` for any. */
+  readonly queues: readonly string[] | '*';
+  /** Whether the worker takes more work (not closing) and can hold a slot for it. */
+  accepting(): boolean;
+  /** Holds a prefetch slot for a continuation (Consumer.hold); undefined when none can be held now. */
+  hold(): (() => void) | undefined;
+}
+
+/** One claimed node to run, and what it came with. */
+interface Claimed {
+  delivery: Delivery;
+  envelope: Envelope;
+  node: ClaimedNode;
+  token: string;
+}
 
 /** Handles deliveries for one worker. */
 export class DeliveryHandler {
@@ -38,7 +61,13 @@ export class DeliveryHandler {
     private readonly leaseMs: number,
     /** In-flight attempts by workflow id, so a cancel notification or a shutdown can stop them at once. */
     private readonly running: RunningAttempts,
+    /** Where completions may hand this worker its next node; without it every ready node is published. */
+    private readonly continuations?: Continuations,
   ) {}
+
+  private nextToken(): string {
+    return `${this.tokenPrefix}.${(++this.tokens).toString(36)}`;
+  }
 
   /** Processes one delivery; never throws. */
   async handle(delivery: Delivery): Promise<void> {
@@ -60,7 +89,7 @@ export class DeliveryHandler {
       return;
     }
     const envelope = decoded.envelope;
-    const token = `${this.tokenPrefix}.${(++this.tokens).toString(36)}`;
+    const token = this.nextToken();
     const request = { workflowId: envelope.workflowId, nodeId: envelope.nodeId, attempt: envelope.attempt, task: envelope.task, token, leaseMs: this.leaseMs };
     const claim = await withStoreRetries(this.kernel, 'claim', () => this.kernel.store.claim(request));
     switch (claim.status) {
@@ -79,13 +108,19 @@ export class DeliveryHandler {
         await this.kernel.broker.publish(delivery.queue, encodeEnvelope(envelope), { delayMs: claim.delayMs });
         await delivery.ack();
         return;
-      case 'claimed':
-        crashPoint('after-claim-before-start');
-        await this.runClaimed(delivery, envelope, claim.node, token);
+      case 'claimed': {
+        // A node and then each continuation its completion hands back, in turn, on this one slot.
+        let claimed: Claimed | undefined = { delivery, envelope, node: claim.node, token };
+        while (claimed) {
+          crashPoint('after-claim-before-start');
+          claimed = await this.runClaimed(claimed);
+        }
+      }
     }
   }
 
-  private async runClaimed(delivery: Delivery, envelope: Envelope, node: ClaimedNode, token: string): Promise<void> {
+  /** Runs a claimed node and stores its outcome; returns the continuation to run next, if its completion made one. */
+  private async runClaimed({ delivery, envelope, node, token }: Claimed): Promise<Claimed | undefined> {
     const { registry, logger, counters, limits } = this.kernel;
     const { workflowId, nodeId } = envelope;
     const options = registry.resolve(node.task, node.options);
@@ -112,9 +147,10 @@ export class DeliveryHandler {
       counters.add('abandoned');
       if (decision.reason === SHUTDOWN) await this.handBack(delivery, workflowId, nodeId, token);
       else if (options.acksLate) await delivery.ack();
-      return;
+      return undefined;
     }
-    const result = await this.commit(decision, workflowId, nodeId, token, node, options);
+    const next = decision.kind === 'complete' && this.continuations?.accepting() ? this.continueRequest(this.continuations) : undefined;
+    const result = await this.commit(decision, workflowId, nodeId, token, node, options, next);
     counters.add(commitCounter(decision.kind, result.status));
     if (result.status === 'stale') ctx.log.warn({ event: 'stale_commit', outcome: decision.kind }, 'stale_commit: the claim was lost; result dropped');
     else if (decision.kind === 'fail') ctx.log.warn({ err: decision.error }, 'task failed');
@@ -122,7 +158,31 @@ export class DeliveryHandler {
     crashPoint('after-commit-before-publish');
     if (result.ready.length > 0) await publishReady(this.kernel, result.ready);
     crashPoint('after-commit-before-ack');
+    // The continuation's slot is held before this delivery's is freed, so the worker never runs more than its
+    // concurrency (and never fewer while a continuation waits).
+    const continued = result.next && next ? await this.continued(result.next, next.token) : undefined;
     if (options.acksLate) await delivery.ack();
+    return continued;
+  }
+
+  private continueRequest(continuations: Continuations): ContinueRequest {
+    return { token: this.nextToken(), leaseMs: this.leaseMs, queues: continuations.queues };
+  }
+
+  /**
+   * The continuation a completion claimed for this worker, on a slot held for it; when no slot can be held now
+   * (the worker is closing), it is handed back at once like a node let go of at shutdown.
+   */
+  private async continued(next: ContinuedNode, token: string): Promise<Claimed | undefined> {
+    const { workflowId, nodeId, attempt, task } = next.message;
+    const free = this.continuations?.accepting() ? this.continuations.hold() : undefined;
+    if (!free) {
+      const released = await this.kernel.store.release({ workflowId, nodeId, token }).catch(() => undefined);
+      if (released?.status === 'ok' && released.ready.length > 0) await publishReady(this.kernel, released.ready);
+      return undefined;
+    }
+    this.kernel.counters.add('continued');
+    return { delivery: new ContinuedDelivery(next, free), envelope: { v: 1, workflowId, nodeId, attempt, task }, node: next.node, token };
   }
 
   /**
@@ -142,12 +202,15 @@ export class DeliveryHandler {
     await delivery.ack();
   }
 
-  private async commit(decision: Exclude<Decision, { kind: 'abandon' }>, workflowId: string, nodeId: string, token: string, node: ClaimedNode, options: ResolvedOptions): Promise<CommitResult> {
+  private async commit(
+    decision: Exclude<Decision, { kind: 'abandon' }>, workflowId: string, nodeId: string, token: string, node: ClaimedNode, options: ResolvedOptions,
+    next: ContinueRequest | undefined,
+  ): Promise<CommitResult> {
     const { store, registry, limits } = this.kernel;
     const ref = { workflowId, nodeId, token };
     switch (decision.kind) {
       case 'complete': {
-        const request = { workflowId, nodeId, token, result: decision.result, ignoreResult: options.ignoreResult };
+        const request = { workflowId, nodeId, token, result: decision.result, ignoreResult: options.ignoreResult, ...(next ? { next } : {}) };
         return withStoreRetries(this.kernel, 'complete', () => store.complete(request));
       }
       case 'retry':

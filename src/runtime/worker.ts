@@ -6,7 +6,7 @@
 import { CanceledError, CanvasError } from '../core/errors.js';
 import { MAX_DELAY_MS, validateQueueName } from '../core/options.js';
 import type { Consumer, Delivery } from '../brokers/broker.js';
-import { DeliveryHandler, SHUTDOWN } from './deliver.js';
+import { DeliveryHandler, SHUTDOWN, type Continuations } from './deliver.js';
 import { RunningAttempts } from './running.js';
 import type { Kernel } from './kernel.js';
 import { Sweeper } from './sweeper.js';
@@ -83,7 +83,7 @@ export class Worker {
         if (event.type !== 'canceled') return;
         this.byWorkflow.stopWorkflow(event.workflowId, () => new CanceledError(event.workflowId));
       });
-      const handler = new DeliveryHandler(kernel, this.options.leaseMs, this.byWorkflow);
+      const handler = new DeliveryHandler(kernel, this.options.leaseMs, this.byWorkflow, this.continuations());
       this.consumer = await kernel.broker.consume(queues, { prefetch: this.options.concurrency, leaseMs: this.options.leaseMs }, (delivery: Delivery) => {
         this.inflight += 1;
         handler.handle(delivery).then(this.finished, this.finished);
@@ -97,6 +97,19 @@ export class Worker {
     }
     this.sweeper.start();
     kernel.logger.info({ queues, concurrency: this.options.concurrency, broker: kernel.broker.kind, store: kernel.store.kind }, 'worker started');
+  }
+
+  /**
+   * Lets completions hand this worker the next node when its broker can hold a prefetch slot for it (memory,
+   * redis; not AMQP, whose prefetch the server keeps): deliver.ts Continuations.
+   */
+  private continuations(): Continuations {
+    const queues = this.options.queues.includes('*') ? '*' : [...this.options.queues];
+    return {
+      queues,
+      accepting: () => this.state === 'started' && this.consumer?.hold !== undefined,
+      hold: () => (this.state === 'started' ? this.consumer?.hold?.() : undefined),
+    };
   }
 
   /** Runs one sweep now (tests, operators). */

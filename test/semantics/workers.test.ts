@@ -126,6 +126,26 @@ forEachMode((mode) => {
     assert.equal(most, 2);
   });
 
+  it('a chain\'s next step runs on the worker that finished the step before (a continuation), within concurrency', { timeout: 10_000 }, async () => {
+    const t = await mode.create({ worker: { concurrency: 2 } });
+    let running = 0;
+    let most = 0;
+    const step = t.app.task('step', async (_ctx, x: number) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setImmediate(resolve));
+      running--;
+      return x + 1;
+    });
+    const published = t.app.counters.get('published');
+    const wfs = await Promise.all([0, 10, 20].map((x) => t.start(chain(step.s(x), step.s(), step.s(), step.s()))));
+    assert.deepEqual(await Promise.all(wfs.map((wf) => wf.result())), [4, 14, 24]);
+    assert.equal(most, 2);
+    // Steps 2-4 of each chain: claimed by the completion of the step before, never published.
+    assert.equal(t.app.counters.get('continued'), mode.continues ? 9 : 0);
+    assert.equal(t.app.counters.get('published') - published, mode.continues ? 3 : 12);
+  });
+
   it('worker.close() lets in-flight nodes finish', { timeout: 10_000 }, async () => {
     const t = await mode.create();
     const gate = deferred();

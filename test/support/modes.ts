@@ -102,6 +102,11 @@ export interface Mode {
   readonly ownWorker: boolean;
   /** True when the broker hands out higher priorities first (checked on one worker of concurrency 1). */
   readonly priorities: boolean;
+  /**
+   * True when a completion may hand its worker the next node (a continuation, store.ts ContinueRequest): the
+   * broker can hold a prefetch slot without a delivery (Consumer.hold; not AMQP).
+   */
+  readonly continues: boolean;
   /** Why the mode cannot run here (its server is missing), shown as a loud skip; false when it can. */
   readonly skip: string | false;
   /** A fresh environment; closed automatically after the test. */
@@ -188,6 +193,7 @@ const eagerMode: Mode = {
   eager: true,
   ownWorker: false,
   priorities: true,
+  continues: false,
   skip: false,
   async create(options = {}) {
     const app = createApp({ ...appOptions(options.app), eager: true, logger: silent() });
@@ -199,6 +205,8 @@ const eagerMode: Mode = {
 export interface WorkerModeSpec {
   name: string;
   priorities: boolean;
+  /** Mode.continues. */
+  continues: boolean;
   skip?: string | false;
   /** Broker and store URLs for a new environment (omitted: the embedded memory:// of each app). */
   urls?: () => Promise<{ broker?: string; store?: string }>;
@@ -224,6 +232,7 @@ export function workerMode(spec: WorkerModeSpec): Mode {
     eager: false,
     ownWorker: true,
     priorities: spec.priorities,
+    continues: spec.continues,
     skip: spec.skip ?? false,
     async create(options = {}) {
       const urls = spec.urls ? await spec.urls() : {};
@@ -239,7 +248,7 @@ export function workerMode(spec: WorkerModeSpec): Mode {
   return mode;
 }
 
-const memoryMode = workerMode({ name: 'memory', priorities: true });
+const memoryMode = workerMode({ name: 'memory', priorities: true, continues: true });
 
 const selected = process.env.BRAID_TEST_MODES?.split(',').map((m) => m.trim()).filter(Boolean);
 
@@ -279,6 +288,7 @@ const redisStore = lazyRedis();
 const redisMode = workerMode({
   name: 'redis',
   priorities: true,
+  continues: true,
   // The Redis broker refuses a consumer lease under 100 ms (RangeError from RedisBroker.consume), though the
   // worker and API.md accept any positive leaseMs; the tests that use 30-60 ms leases run at 100 here.
   minLeaseMs: 100,
@@ -303,6 +313,7 @@ const freePrefixes: string[] = [];
 const amqpMode = workerMode({
   name: 'amqp',
   priorities: false,
+  continues: false,
   skip: redisGate?.skip || rabbitGate?.skip || false,
   urls: async () => ({ broker: AMQP_URL, store: await amqpStore.url() }),
   prefix: () => freePrefixes.pop() ?? janitor.prefix(String(amqpPrefixes.size + 1)),
