@@ -56,9 +56,14 @@ const SWEEP_LIMIT = 1_000;
 /** A blocking connection and the way this consumer lets go of it. */
 interface BlockingLink {
   readonly redis: Redis;
-  /** Rejects once {@link BlockingLink.drop} ran: a block on this connection is abandoned, not awaited. */
-  readonly dropped: Promise<never>;
-  /** Closes the connection at once (no QUIT, no CLIENT UNBLOCK) and rejects `dropped`. */
+  /**
+   * `work`, or a rejection as soon as {@link BlockingLink.drop} ran (at once if it ran already): a block on this
+   * connection is abandoned, not awaited. Each call listens only until its own `work` settles: racing every
+   * block against one promise that lives as long as the connection (`Promise.race`) kept a reaction, and with it
+   * the block's reply, per block for good (a leak of about 800 bytes per wake, seen in a heap snapshot).
+   */
+  unlessDropped<T>(work: Promise<T>): Promise<T>;
+  /** Closes the connection at once (no QUIT, no CLIENT UNBLOCK) and rejects what waits in `unlessDropped`. */
   drop(): void;
 }
 
@@ -304,22 +309,36 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     const shift = this.cursor % markers.length;
     const rotated = [...markers.slice(shift), ...markers.slice(0, shift)];
     const link = this.blocking;
-    return Promise.race([blockThenTake(link.redis, rotated, waitMs, takes, this.leaseMs, SWEEP_LIMIT), link.dropped]);
+    return link.unlessDropped(blockThenTake(link.redis, rotated, waitMs, takes, this.leaseMs, SWEEP_LIMIT));
   }
 
   /** A fresh blocking connection. */
   private openBlocking(): BlockingLink {
     const redis = this.ctx.blockingConnection();
-    let drop!: () => void;
-    const dropped = new Promise<never>((_, reject) => {
-      drop = () => {
+    const dropError = new Error('redis broker: blocking connection dropped by its consumer');
+    let dropped = false;
+    const waiting = new Set<(error: Error) => void>();
+    return {
+      redis,
+      unlessDropped: <T>(work: Promise<T>): Promise<T> => {
+        if (dropped) {
+          work.catch(() => undefined);
+          return Promise.reject(dropError);
+        }
+        return new Promise<T>((resolve, reject) => {
+          waiting.add(reject);
+          work.then(resolve, reject).finally(() => waiting.delete(reject));
+        });
+      },
+      drop: () => {
+        dropped = true;
         dropConnection(redis);
-        reject(new Error('redis broker: blocking connection dropped by its consumer'));
-      };
-    });
-    dropped.catch(() => undefined);
-    return { redis, dropped, drop };
+        for (const reject of waiting) reject(dropError);
+        waiting.clear();
+      },
+    };
   }
+
 
   private wakeForRoom(): void {
     const waiter = this.roomWaiter;
