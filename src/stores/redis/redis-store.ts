@@ -202,6 +202,7 @@ export class RedisStore implements Store {
     const conn = this.conn;
     this.conn = undefined;
     if (!conn) return;
+    conn.sweeper.flushIndex(); // index drops still lingering leave before QUIT
     await conn.feed.close();
     await closeClient(conn.client);
   }

@@ -21,6 +21,8 @@ export const DEFAULT_SWEEP_LIMIT = 1_000;
 /** A workflow missing from the store stays indexed this long (its create may be in flight). */
 export const MISSING_GRACE_MS = 30_000;
 const PARALLEL = 16;
+/** Longest wait of an index drop for a store call to ride with (ms). */
+export const UNINDEX_LINGER_MS = 100;
 const COUNT_MARK = 987654321;
 
 /** WorkerLostError as Lua stores it: the ErrorInfo JSON with a mark where the redelivery count goes. */
@@ -37,7 +39,8 @@ export class Sweeper {
   readonly lostError = lostErrorTemplate();
   /** `ZADD active GT run id ...`, its bytes written once (core/resp-command.ts), not by ioredis per argument. */
   private readonly indexes = new TickPairs((pairs) => this.scripts.command(prebuiltOp('zadd', ['ZADD', this.keys.active, 'GT'], pairs)));
-  private readonly unindexes = new TickPairs((pairs) => this.scripts.run('unindex', [this.keys.active], pairs));
+  /** Drops linger until the next store call leaves (flushIndex) or {@link UNINDEX_LINGER_MS}: no write of their own. */
+  private readonly unindexes = new TickPairs((pairs) => this.scripts.run('unindex', [this.keys.active], pairs), UNINDEX_LINGER_MS);
 
   constructor(
     private readonly client: Redis,
@@ -54,23 +57,36 @@ export class Sweeper {
     return this.indexes.add([String(run), workflowId]);
   }
 
-  /** Sends the index additions waiting for the end of this tick now (before a create that needs them first). */
+  /**
+   * Sends the index additions waiting for the end of this tick now (before a create that needs them first), and
+   * the lingering drops with them: one write with the store call that follows.
+   */
   flushIndex(): void {
     this.indexes.flush();
+    this.unindexes.flush();
   }
 
   /**
-   * Drops a workflow seen settled at run generation `run`, unless a later run re-indexed it. The drops of one
-   * tick go as one `unindex` call.
+   * Drops a workflow seen settled at run generation `run`, unless a later run re-indexed it. Drops wait for the
+   * next store call (or {@link UNINDEX_LINGER_MS}) and go with it as one `unindex` call. A drop lost meanwhile (a
+   * crash) costs nothing but a later sweep, which finds the workflow settled and drops it then.
    */
   unindex(workflowId: string, run: number): Promise<void> {
     return this.unindexes.add([workflowId, String(run)]);
+  }
+
+  /** {@link Sweeper.unindex}, marked handled: a sweep that fails before awaiting it leaves no unhandled rejection. */
+  private dropLater(workflowId: string, run: number): Promise<void> {
+    const drop = this.unindex(workflowId, run);
+    drop.catch(() => undefined);
+    return drop;
   }
 
   /** One sweep call. */
   async sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult> {
     const limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_SWEEP_LIMIT));
     const out: SweepResult = { ready: [], redelivered: 0, lost: 0, settled: [] };
+    const drops: Array<Promise<void>> = [];
     const page = (from: number): Promise<string[]> => retryAborted(() => this.client.zrange(this.keys.active, from, from + limit - 1));
     let ids = await page(this.cursor);
     if (ids.length === 0 && this.cursor > 0) ids = await page(0);
@@ -80,12 +96,15 @@ export class Sweeper {
       if (left <= 0) break;
       const batch = ids.slice(i, i + PARALLEL);
       const budget = Math.max(1, Math.ceil(left / batch.length));
-      await Promise.all(batch.map((id) => this.sweepOne(id, options.republishAfterMs, budget, out)));
+      await Promise.all(batch.map((id) => this.sweepOne(id, options.republishAfterMs, budget, out, drops)));
     }
+    this.unindexes.flush();
+    await Promise.all(drops);
     return out;
   }
 
-  private async sweepOne(id: string, republishAfterMs: number, budget: number, out: SweepResult): Promise<void> {
+  /** Sweeps one workflow; the index drops it asks for go to `drops` (sent together at the end of the sweep). */
+  private async sweepOne(id: string, republishAfterMs: number, budget: number, out: SweepResult, drops: Array<Promise<void>>): Promise<void> {
     let keys: string[];
     try {
       keys = [this.keys.wf(id)];
@@ -106,7 +125,7 @@ export class Sweeper {
     }
     this.missingSince.delete(id);
     if (reply.status === 'not_running') {
-      await this.unindex(id, reply.run);
+      drops.push(this.dropLater(id, reply.run));
       return;
     }
     out.ready.push(...reply.ready);
@@ -114,7 +133,7 @@ export class Sweeper {
     out.lost += reply.lost;
     if (reply.settled) {
       out.settled.push({ workflowId: id, state: reply.settled });
-      await this.unindex(id, reply.run);
+      drops.push(this.dropLater(id, reply.run));
     }
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Collects the argument pairs of one command issued many times in a tick (the sweep index's `ZADD GT` and
  * `unindex`, sweeper.ts) and sends them at the end of the tick as one command, or a few of at most
- * {@link TICK_PAIRS_MAX} pairs each; every caller's promise settles with its command's outcome.
+ * {@link TICK_PAIRS_MAX} pairs each; every caller's promise settles with its command's outcome. A lazy
+ * collector (`lingerMs`) waits up to that long instead, for a caller's `flush()` to take its pairs along with
+ * other commands in one write (the unindexes, off the commit path, ride with the next store call).
  */
 
 /** Most pairs in one command. */
@@ -13,14 +15,21 @@ interface Waiter { resolve: () => void; reject: (error: unknown) => void }
 export class TickPairs {
   private args: string[] = [];
   private waiters: Waiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
-  /** `send` runs one command with these flat pairs. */
-  constructor(private readonly send: (pairs: string[]) => Promise<unknown>) {}
+  /**
+   * `send` runs one command with these flat pairs. With `lingerMs`, pairs wait up to that long (an unref'd timer)
+   * for a `flush()` instead of leaving at the end of their tick.
+   */
+  constructor(private readonly send: (pairs: string[]) => Promise<unknown>, private readonly lingerMs?: number) {}
 
   /** Queues one pair; resolves once the command holding it succeeded. */
   add(pair: readonly [string, string]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.waiters.length === 0) process.nextTick(() => this.flush());
+      if (this.waiters.length === 0) {
+        if (this.lingerMs === undefined) process.nextTick(() => this.flush());
+        else (this.timer = setTimeout(() => this.flush(), this.lingerMs)).unref();
+      }
       this.args.push(pair[0], pair[1]);
       this.waiters.push({ resolve, reject });
     });
@@ -28,6 +37,8 @@ export class TickPairs {
 
   /** Sends what is queued now (nothing when empty). */
   flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const { args, waiters } = this;
     this.args = [];
     this.waiters = [];
