@@ -33,7 +33,7 @@ async function warmUp(work: Workload, spec: JobSpec): Promise<void> {
     case 'a': await work.independent(Math.min(1_000, spec.size)); break;
     case 'b': await work.chord(Math.min(100, spec.size)); break;
     case 'c': await work.chain(Math.min(10, spec.size)); break;
-    case 'd': for (let i = 0; i < 20; i += 1) await work.single(); break;
+    case 'd': for (let i = 0; i < 500; i += 1) await work.single(); break;
     case 'memory-chord': break;
   }
 }
