@@ -148,7 +148,9 @@ export class App {
       const declaring = declareGraphQueues(kernel, graph);
       if (declaring) await declaring;
     }
+    this.watch?.expect(workflowId); // before the create: its settle notification cannot come first
     const { created, ready } = await kernel.store.create(workflowId, graph);
+    if (!created) this.watch?.heard(workflowId); // an existing workflow may have settled already: read it
     if (ready.length > 0) await publishReady(kernel, ready);
     if (created) this.logger.debug({ workflowId, nodes: graph.nodes.length }, 'workflow started');
     const handle = new WorkflowHandle<R>(workflowId, this.host);

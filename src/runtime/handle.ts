@@ -35,9 +35,16 @@ export class WorkflowHandle<R = unknown> {
     const timeout = options.timeoutMs === undefined ? undefined : new AbortController();
     const timer = timeout === undefined ? undefined : setTimeout(() => timeout.abort(), options.timeoutMs);
     try {
-      for (;;) {
+      for (let first = true; ; first = false) {
         const wakeup = await this.host.watch.arm(this.id);
         try {
+          // A workflow this app started: its notification is kept once heard, so the first wait reads nothing.
+          const known = first ? this.host.watch.heard(this.id) : undefined;
+          if (known !== undefined) {
+            const told = eventOutcome(known === 'pending' ? await wakeup.wait(timeout?.signal) : known);
+            if (told) return told.result as R;
+            continue;
+          }
           const outcome = await this.readOutcome();
           if (outcome.state === 'succeeded') return outcome.result as R;
           if (outcome.state === 'failed') throw new WorkflowFailedError(this.id, outcome.failures);

@@ -7,6 +7,11 @@
  *
  * A settle notification may carry a succeeded workflow's result text (`StoreEvent.result`); {@link eventOutcome}
  * turns it into the outcome a read would give, so the waiter needs no read-back.
+ *
+ * Workflows this app starts while its subscription is live are *expected* ({@link SettleWatch.expect}): their
+ * settle notification cannot come before the subscription, so it is kept when heard, and the first wait of
+ * their handle needs no read of the store before it waits ({@link SettleWatch.heard}). Expectations are bounded
+ * ({@link MAX_EXPECTED}, oldest dropped: such a handle reads the store, as any other does).
  */
 import { parseJson } from '../core/json.js';
 import type { Store, StoreEvent, WorkflowOutcome } from '../stores/store.js';
@@ -39,20 +44,55 @@ export function eventOutcome(event: SettledEvent | undefined): WorkflowOutcome |
   }
 }
 
+/** Most workflows expected at once (started here, their handle not yet waited on). */
+export const MAX_EXPECTED = 1_000;
+/** A kept notification of an expected workflow drops a result text longer than this (a waiter reads it back). */
+const KEPT_RESULT_CHARS = 4_096;
+
+/** What is known of an expected workflow: `pending` (not settled when last heard of), or its notification. */
+export type Expected = 'pending' | SettledEvent;
+
 /** Fans settle notifications out to waiters. */
 export class SettleWatch {
   private readonly waiters = new Map<string, Set<(event?: SettledEvent) => void>>();
   private subscribed: Promise<() => void> | undefined;
+  /** True once the subscription is in place (and until close). */
+  private live = false;
+  /** Expected workflows, oldest first. */
+  private readonly expected = new Map<string, Expected>();
 
   constructor(private readonly store: Store, private readonly pollMs: number) {}
+
+  /**
+   * Marks a workflow this app is about to create (call it before the create is sent) as expected, when the
+   * subscription is live: its settle notification is then kept for its handle's first wait.
+   */
+  expect(workflowId: string): void {
+    if (!this.live) return;
+    this.expected.delete(workflowId);
+    this.expected.set(workflowId, 'pending');
+    if (this.expected.size > MAX_EXPECTED) this.expected.delete(this.expected.keys().next().value as string);
+  }
+
+  /**
+   * Takes what is known of an expected workflow (once): `pending` (no notification yet: wait without reading),
+   * its notification, or `undefined` when it is not expected (read the store first).
+   */
+  heard(workflowId: string): Expected | undefined {
+    const known = this.expected.get(workflowId);
+    if (known !== undefined) this.expected.delete(workflowId);
+    return known;
+  }
 
   /** Registers interest in the workflow's next settle notification; read its state, then `wait()`. */
   async arm(workflowId: string): Promise<Wakeup> {
     this.subscribed ??= this.store.subscribe((event) => {
       if (event.type !== 'settled') return;
+      if (this.expected.has(event.workflowId)) this.expected.set(event.workflowId, kept(event));
       for (const notify of [...(this.waiters.get(event.workflowId) ?? [])]) notify(event);
     });
     await this.subscribed;
+    this.live = this.subscribed !== undefined;
     let notified = false;
     let heard: SettledEvent | undefined;
     let wake: ((event?: SettledEvent) => void) | undefined;
@@ -92,9 +132,17 @@ export class SettleWatch {
 
   /** Drops the subscription and wakes every waiter (with nothing heard: they read the store). */
   async close(): Promise<void> {
+    this.live = false;
+    this.expected.clear();
     for (const set of this.waiters.values()) for (const notify of [...set]) notify();
     const unsubscribe = await this.subscribed;
     unsubscribe?.();
     this.subscribed = undefined;
   }
+}
+
+/** A notification as kept for an expected workflow: a long result text is left to be read back. */
+function kept(event: SettledEvent): SettledEvent {
+  if (event.result === undefined || event.result.length <= KEPT_RESULT_CHARS) return event;
+  return { type: event.type, workflowId: event.workflowId, state: event.state };
 }

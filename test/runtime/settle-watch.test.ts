@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { WorkflowFailedError } from '../../src/core/errors.js';
 import { WorkflowHandle, type HandleHost } from '../../src/runtime/handle.js';
 import type { Kernel } from '../../src/runtime/kernel.js';
-import { eventOutcome, SettleWatch } from '../../src/runtime/settle-watch.js';
+import { eventOutcome, MAX_EXPECTED, SettleWatch } from '../../src/runtime/settle-watch.js';
 import type { Store, StoreEvent, WorkflowOutcome } from '../../src/stores/store.js';
 
 /** A store with just `outcome` and `subscribe`: reads answer from a queue of outcomes, events are sent by hand. */
@@ -41,10 +41,17 @@ const RUNNING: WorkflowOutcome = { state: 'running', failures: [] };
 /** No test waits for the poll: a poll this long would time the test out. */
 const POLL_MS = 60_000;
 
-function handleOn(store: FakeStore): WorkflowHandle<unknown> {
+function handleOn(store: FakeStore, watch = new SettleWatch(store as unknown as Store, POLL_MS), id = 'wf-1'): WorkflowHandle<unknown> {
   const kernel = { store: store as unknown as Store } as Kernel;
-  const host: HandleHost = { kernel, watch: new SettleWatch(kernel.store, POLL_MS), connect: async () => undefined, epoch: () => null };
-  return new WorkflowHandle('wf-1', host);
+  const host: HandleHost = { kernel, watch, connect: async () => undefined, epoch: () => null };
+  return new WorkflowHandle(id, host);
+}
+
+/** A watch whose subscription is live (what the first result() of an app does). */
+async function liveWatch(store: FakeStore): Promise<SettleWatch> {
+  const watch = new SettleWatch(store as unknown as Store, POLL_MS);
+  (await watch.arm('warm-up')).cancel();
+  return watch;
 }
 
 /** Emits once the handle is waiting (after its first read). */
@@ -106,6 +113,46 @@ describe('settle watch', () => {
     await emitWhenWaiting(store, { type: 'settled', workflowId: 'wf-1', state: 'succeeded', result: '"done"' });
     assert.deepEqual(await outcome, { state: 'succeeded', result: 'done', failures: [] });
     assert.equal(store.reads, 1);
+  });
+
+  test('a workflow started while the subscription is live: its first wait reads nothing, before or after the notification', async () => {
+    const store = new FakeStore([RUNNING]);
+    const watch = await liveWatch(store);
+    watch.expect('early');
+    watch.expect('late');
+    store.emit({ type: 'settled', workflowId: 'early', state: 'succeeded', result: '1' });
+    assert.equal(await handleOn(store, watch, 'early').result(), 1);
+    const late = handleOn(store, watch, 'late').result();
+    for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    store.emit({ type: 'settled', workflowId: 'late', state: 'succeeded', result: '2' });
+    assert.equal(await late, 2);
+    assert.equal(store.reads, 0);
+    // Taken once: another handle of the same workflow reads the store.
+    assert.equal(watch.heard('early'), undefined);
+  });
+
+  test('an expected workflow that failed, or whose result was too long to keep, is read back', async () => {
+    const store = new FakeStore([{ state: 'failed', failures: [{ nodeId: 'n0', task: 't', error: { name: 'Error', message: 'no' } }] }]);
+    const watch = await liveWatch(store);
+    watch.expect('wf-1');
+    store.emit({ type: 'settled', workflowId: 'wf-1', state: 'failed' });
+    await assert.rejects(handleOn(store, watch).result(), WorkflowFailedError);
+    assert.equal(store.reads, 1);
+    watch.expect('big');
+    store.emit({ type: 'settled', workflowId: 'big', state: 'succeeded', result: JSON.stringify('x'.repeat(5_000)) });
+    assert.deepEqual(watch.heard('big'), { type: 'settled', workflowId: 'big', state: 'succeeded' });
+  });
+
+  test('expectations need a live subscription and are bounded, oldest dropped', async () => {
+    const store = new FakeStore([RUNNING]);
+    const cold = new SettleWatch(store as unknown as Store, POLL_MS);
+    cold.expect('wf-1');
+    assert.equal(cold.heard('wf-1'), undefined);
+    const watch = await liveWatch(store);
+    for (let i = 0; i <= MAX_EXPECTED; i += 1) watch.expect(`w${i}`);
+    assert.equal(watch.heard('w0'), undefined);
+    assert.equal(watch.heard('w1'), 'pending');
+    assert.equal(watch.heard(`w${MAX_EXPECTED}`), 'pending');
   });
 
   test('eventOutcome tells only a succeeded workflow with a parsable result', () => {
