@@ -90,7 +90,7 @@ export class SettleWatch {
       if (event.type !== 'settled') return;
       if (this.expected.has(event.workflowId)) this.expected.set(event.workflowId, kept(event));
       for (const notify of [...(this.waiters.get(event.workflowId) ?? [])]) notify(event);
-    });
+    }, ['settled']);
     await this.subscribed;
     this.live = this.subscribed !== undefined;
     let notified = false;

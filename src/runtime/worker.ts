@@ -82,7 +82,7 @@ export class Worker {
       this.unsubscribe = await kernel.store.subscribe((event) => {
         if (event.type !== 'canceled') return;
         this.byWorkflow.stopWorkflow(event.workflowId, () => new CanceledError(event.workflowId));
-      });
+      }, ['canceled']);
       const handler = new DeliveryHandler(kernel, this.options.leaseMs, this.byWorkflow, this.continuations());
       this.consumer = await kernel.broker.consume(queues, { prefetch: this.options.concurrency, leaseMs: this.options.leaseMs }, (delivery: Delivery) => {
         this.inflight += 1;

@@ -228,8 +228,11 @@ export interface Store {
   outcome(workflowId: string): Promise<WorkflowOutcome | null>;
   /** Redelivers nodes whose lease lapsed and republishes ready nodes unclaimed for `republishAfterMs`. */
   sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult>;
-  /** Listens for settle and cancel notifications. Returns the unsubscribe function. */
-  subscribe(listener: (event: StoreEvent) => void): Promise<() => void>;
+  /**
+   * Listens for settle and cancel notifications, or only those of `types` (a store may then send the others
+   * nowhere: a worker wants cancels only, a result waiter settles only). Returns the unsubscribe function.
+   */
+  subscribe(listener: (event: StoreEvent) => void, types?: ReadonlyArray<StoreEvent['type']>): Promise<() => void>;
   /** The store's identity since its data began; a change means it was wiped (StoreLostError). */
   epoch(): Promise<string | null>;
   /** Applied transitions of a workflow, when the store was made with `history: true` (tests). */

@@ -144,9 +144,12 @@ export class MemoryStore implements Store {
     return result;
   }
 
-  async subscribe(listener: (event: StoreEvent) => void): Promise<() => void> {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  async subscribe(listener: (event: StoreEvent) => void, types?: ReadonlyArray<StoreEvent['type']>): Promise<() => void> {
+    const heard = types === undefined ? listener : (event: StoreEvent): void => {
+      if (types.includes(event.type)) listener(event);
+    };
+    this.listeners.add(heard);
+    return () => this.listeners.delete(heard);
   }
 
   async epoch(): Promise<string | null> {

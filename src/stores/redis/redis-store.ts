@@ -185,8 +185,8 @@ export class RedisStore implements Store {
     return this.c.sweeper.sweep(options);
   }
 
-  async subscribe(listener: (event: StoreEvent) => void): Promise<() => void> {
-    return this.c.feed.add(listener);
+  async subscribe(listener: (event: StoreEvent) => void, types?: ReadonlyArray<StoreEvent['type']>): Promise<() => void> {
+    return this.c.feed.add(listener, types);
   }
 
   async epoch(): Promise<string | null> {

@@ -84,6 +84,28 @@ export function settleCancelContract(make: StoreFactory): void {
       assert.equal(bus.events.filter((e) => e.workflowId === run.id).length, 1);
       assert.deepEqual(heard, []);
     });
+
+    test('a listener of some event types hears only those', { timeout: 20_000 }, async (t) => {
+      const { store } = await open(make, t);
+      const cancels: StoreEvent[] = [];
+      const settles: StoreEvent[] = [];
+      const stops = [await store.subscribe((e) => cancels.push(e), ['canceled']), await store.subscribe((e) => settles.push(e), ['settled'])];
+      const bus = await listen(store);
+      t.after(() => {
+        bus.stop();
+        for (const stop of stops) stop();
+      });
+      const done = new Run(store);
+      await done.create(sig('a'));
+      await done.run('n0', 1);
+      const canceled = new Run(store);
+      await canceled.create(sig('a'));
+      await store.cancel(canceled.id);
+      await bus.barrier(); // both listeners subscribed before: their events have come by now too
+      const ours = (events: StoreEvent[]): StoreEvent[] => events.filter((e) => e.workflowId === done.id || e.workflowId === canceled.id);
+      assert.deepEqual(ours(cancels), [{ type: 'canceled', workflowId: canceled.id }]);
+      assert.deepEqual(ours(settles).map((e) => [e.workflowId, e.type === 'settled' ? e.state : '']), [[done.id, 'succeeded'], [canceled.id, 'canceled']]);
+    });
   });
 
   describe('cancel', () => {

@@ -12,8 +12,8 @@
     { CODE.ALREADY, state, run }   the workflow was not running (already settled, or canceled by a re-sent call)
     { CODE.MISSING }               no such workflow
 
-  Events: 'canceled', then 'settled' (state 'canceled', no result) on ARGV[4]; every key it holds gets the
-  retention.
+  Events: 'canceled' on ARGV[4] .. ':canceled' (the channel workers listen on, events.ts), then 'settled' (state
+  'canceled', no result) on ARGV[4]; every key it holds gets the retention.
 ]]
 if not loadWf() then return { CODE.MISSING } end
 if W.state ~= 'running' then return { CODE.ALREADY, W.state, W.run } end
@@ -27,7 +27,7 @@ for _, id in ipairs(rcall('LRANGE', K.order, 0, -1)) do
 end
 moveWorkflow('CANCEL')
 W.settledAt = num(NOW)
-rcall('PUBLISH', CHANNEL, '{"type":"canceled","workflowId":' .. cjson.encode(WF_ID) .. '}')
+rcall('PUBLISH', CHANNEL .. ':canceled', '{"type":"canceled","workflowId":' .. cjson.encode(WF_ID) .. '}')
 W.settled = W.state
 finish()
 return { CODE.OK, W.state, W.run }
