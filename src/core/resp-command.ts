@@ -9,10 +9,21 @@
  */
 import { Command } from 'ioredis';
 
+/**
+ * How a prebuilt command decodes its reply and what ioredis may read of it. `replyEncoding` null keeps bulk
+ * replies as Buffers (binary-safe), as ioredis' `...Buffer` methods do; `args` are never written (the bytes
+ * are given) but let ioredis see what it reads of a command's arguments: a blocking command's timeout (its
+ * `blockingTimeout` option), a script's sha.
+ */
+export interface PrebuiltOptions {
+  replyEncoding?: BufferEncoding | null;
+  args?: ReadonlyArray<string | number>;
+}
+
 /** A command whose RESP bytes are given. */
 class PrebuiltCommand extends Command {
-  constructor(name: string, private readonly wire: Buffer) {
-    super(name, [], { replyEncoding: 'utf8' });
+  constructor(name: string, private readonly wire: Buffer, options?: PrebuiltOptions) {
+    super(name, options?.args === undefined ? [] : [...options.args], { replyEncoding: options === undefined ? 'utf8' : (options.replyEncoding ?? undefined) });
   }
 
   override toWritable(): Buffer {
@@ -27,10 +38,10 @@ export interface CommandSink {
 
 /**
  * Sends `name` with the RESP bytes `wire` (from {@link respWire}) on a client or a pipeline; the promise
- * settles with the reply (strings), as ioredis' own method would.
+ * settles with the reply (strings, or as `options` say), as ioredis' own method would.
  */
-export function sendPrebuilt(on: CommandSink, name: string, wire: Buffer): Promise<unknown> {
-  const command = new PrebuiltCommand(name, wire);
+export function sendPrebuilt(on: CommandSink, name: string, wire: Buffer, options?: PrebuiltOptions): Promise<unknown> {
+  const command = new PrebuiltCommand(name, wire, options);
   on.sendCommand(command);
   return command.promise as Promise<unknown>;
 }
@@ -66,21 +77,24 @@ function writeInt(buffer: Buffer, at: number, n: number): number {
   return end;
 }
 
+/** An argument of {@link respWire}: a Buffer is written as is (binary-safe). */
+export type WireArg = string | number | Buffer;
+
 /**
  * The RESP bytes of the command `head` (its name and first arguments) followed by `tails` flattened one level,
  * written straight into one buffer: no string pieces per argument, nothing left for the socket to encode.
  */
-export function respWire(head: ReadonlyArray<string | number>, ...tails: ReadonlyArray<ReadonlyArray<string | number>>): Buffer {
+export function respWire(head: ReadonlyArray<WireArg>, ...tails: ReadonlyArray<ReadonlyArray<WireArg>>): Buffer {
   const parts = [head, ...tails];
   let count = 0;
   let size = 0;
   let longest = 0;
   for (const part of parts) {
     for (const arg of part) {
-      const length = typeof arg === 'string' ? arg.length : String(arg).length;
+      const length = typeof arg === 'string' ? arg.length : typeof arg === 'number' ? String(arg).length : arg.length;
       count += 1;
       size += 5 + digits(length) + length;
-      if (length > longest) longest = length;
+      if (length > longest && typeof arg === 'string') longest = length;
     }
   }
   size += 3 + digits(count);
@@ -93,6 +107,17 @@ export function respWire(head: ReadonlyArray<string | number>, ...tails: Readonl
   buffer[at++] = 10;
   for (const part of parts) {
     for (const arg of part) {
+      if (typeof arg === 'object') {
+        buffer[at++] = 36;
+        at = writeInt(buffer, at, arg.length);
+        buffer[at++] = 13;
+        buffer[at++] = 10;
+        buffer.set(arg, at);
+        at += arg.length;
+        buffer[at++] = 13;
+        buffer[at++] = 10;
+        continue;
+      }
       const s = typeof arg === 'string' ? arg : String(arg);
       buffer[at++] = 36;
       at = writeInt(buffer, at, s.length);
@@ -116,13 +141,21 @@ export function respWire(head: ReadonlyArray<string | number>, ...tails: Readonl
 }
 
 /** {@link respWire} when an argument is not ASCII: each one byte-counted. */
-function utf8Wire(count: number, parts: ReadonlyArray<ReadonlyArray<string | number>>): Buffer {
+function utf8Wire(count: number, parts: ReadonlyArray<ReadonlyArray<WireArg>>): Buffer {
+  const pieces: Buffer[] = [];
   let text = `*${count}\r\n`;
   for (const part of parts) {
     for (const arg of part) {
+      if (typeof arg === 'object') {
+        pieces.push(Buffer.from(text + '$' + arg.length + '\r\n'), arg);
+        text = '\r\n';
+        continue;
+      }
       const s = typeof arg === 'string' ? arg : String(arg);
       text += '$' + Buffer.byteLength(s) + '\r\n' + s + '\r\n';
     }
   }
-  return Buffer.from(text);
+  if (pieces.length === 0) return Buffer.from(text);
+  pieces.push(Buffer.from(text));
+  return Buffer.concat(pieces);
 }

@@ -1,10 +1,17 @@
 /**
- * Acks made in one turn of the event loop leave as one `ZREM inflight e1 e2 …` per queue, pipelined with
- * whatever else the connection sends: consume + ack costs well under one round trip per message. `ZREM` of an
- * entry that is gone does nothing, so a re-sent or doubled ack is harmless (RELIABILITY D1).
+ * Acks made in one turn of the event loop leave as one `ZREM inflight e1 e2 …` per queue, all in one socket
+ * write (wire.ts; with the takes when a take flushes them): consume + ack costs well under one round trip per
+ * message. Each `ZREM`'s bytes are written once (core/resp-command.ts), and re-sent as they are after a
+ * reconnect. `ZREM` of an entry that is gone does nothing, so a re-sent or doubled ack is harmless
+ * (RELIABILITY D1).
  */
 import type { Redis } from 'ioredis';
+import { respWire, sendPrebuilt } from '../../core/resp-command.js';
 import { deferred, type Deferred } from './deferred.js';
+import { inOneWrite } from './wire.js';
+
+/** ZREM replies are integers: nothing to decode. */
+const ZREM_OPTIONS = { replyEncoding: null };
 
 /** Most entries per ZREM. */
 const CHUNK = 1_000;
@@ -44,11 +51,17 @@ export class AckBatcher {
     if (batches.size === 0) return Promise.resolve();
     this.pending = new Map();
     const done: Promise<void>[] = [];
-    for (const [key, batch] of batches) {
-      const sends: Promise<unknown>[] = [];
-      for (let i = 0; i < batch.entries.length; i += CHUNK) sends.push(this.redis.zrem(key, ...batch.entries.slice(i, i + CHUNK)));
-      done.push(Promise.all(sends).then(() => batch.done.resolve(), batch.done.reject));
-    }
+    inOneWrite(this.redis, () => {
+      for (const [key, batch] of batches) {
+        const { entries } = batch;
+        const sends: Promise<unknown>[] = [];
+        for (let i = 0; i < entries.length; i += CHUNK) {
+          const chunk = entries.length <= CHUNK ? entries : entries.slice(i, i + CHUNK);
+          sends.push(sendPrebuilt(this.redis, 'zrem', respWire(['ZREM', key], chunk), ZREM_OPTIONS));
+        }
+        done.push((sends.length === 1 ? (sends[0] as Promise<unknown>) : Promise.all(sends)).then(() => batch.done.resolve(), batch.done.reject));
+      }
+    });
     return Promise.all(done).then(() => undefined);
   }
 }

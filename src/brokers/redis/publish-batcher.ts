@@ -3,14 +3,16 @@
  * the microtasks that published) every queue's ready entries leave as one `pushMany` call (all priorities; each
  * list's entries in publish order) and its delayed entries as one `delayMany` call, at most {@link MAX_BATCH}
  * entries and about {@link MAX_BATCH_BYTES} per call so a 10,000-node fan-out (or a tick of large bodies) never
- * holds Redis for long. Several calls share one pipeline (one
- * socket write), in the order their first publish was made. Every publish settles with its call's outcome.
- * ioredis auto-pipelining would instead hold them until `setImmediate` (0.2-0.4 ms on a busy worker).
+ * holds Redis for long. Several calls share one socket write (wire.ts), in the order their first publish was
+ * made; each is an `EVALSHA` whose bytes are written once (scripts.ts). Every publish settles with its call's
+ * outcome. ioredis auto-pipelining would instead hold them until `setImmediate` (0.2-0.4 ms on a busy worker).
  */
 import type { Redis } from 'ioredis';
+import type { WireArg } from '../../core/resp-command.js';
 import { deferred, type Deferred } from './deferred.js';
 import type { QueueKeys } from './keys.js';
 import type { BrokerScripts, PublishCall } from './scripts.js';
+import { inOneWrite } from './wire.js';
 
 /** Most entries per script call. */
 export const MAX_BATCH = 1_000;
@@ -42,21 +44,21 @@ function readyBatch(keys: QueueKeys): Batch {
     call() {
       const lists: string[] = [];
       const counts: number[] = [];
-      const entries: Buffer[] = [];
+      const entries: Buffer[][] = [];
       byPriority.forEach((list, priority) => {
         if (list === undefined) return;
         lists.push(keys.lists[priority] as string);
         counts.push(list.length);
-        for (const entry of list) entries.push(entry);
+        entries.push(list);
       });
-      return { script: 'pushMany', args: [lists.length + 1, keys.marker, ...lists, ...counts, ...entries] };
+      return { script: 'pushMany', args: [[lists.length + 1, keys.marker], lists, counts, ...entries] };
     },
   };
 }
 
 /** Delayed entries of one queue, each with its delay. */
 function delayedBatch(keys: QueueKeys): Batch {
-  const args: Array<string | number | Buffer> = [2, keys.delayed, keys.marker];
+  const args: WireArg[] = [2, keys.delayed, keys.marker];
   return {
     done: deferred(),
     size: 0,
@@ -66,7 +68,7 @@ function delayedBatch(keys: QueueKeys): Batch {
       this.size += 1;
       this.bytes += entry.length;
     },
-    call: () => ({ script: 'delayMany', args }),
+    call: () => ({ script: 'delayMany', args: [args] }),
   };
 }
 
@@ -112,15 +114,9 @@ export class PublishBatcher {
       this.scripts.publish(batch.call()).then(batch.done.resolve, batch.done.reject);
       return;
     }
-    const pipeline = this.client.pipeline();
-    for (const batch of batches) this.scripts.queuePublish(pipeline, batch.call());
-    pipeline.exec().then(
-      (replies) => batches.forEach((batch, i) => {
-        const [error] = replies?.[i] ?? [new Error('redis broker: publish pipeline aborted')];
-        if (error) batch.done.reject(error);
-        else batch.done.resolve();
-      }),
-      (error: unknown) => batches.forEach((batch) => batch.done.reject(error)),
-    );
+    // One socket write for all of them, in the order their first publish was made.
+    inOneWrite(this.client, () => {
+      for (const batch of batches) this.scripts.publish(batch.call()).then(batch.done.resolve, batch.done.reject);
+    });
   }
 }

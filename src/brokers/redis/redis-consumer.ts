@@ -250,8 +250,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     if (waitMs > 0) {
       ({ takes: settled, blockError: failure } = await this.blockThenTakes(waitMs, takes));
     } else {
-      void this.ctx.acks.flush();
-      settled = await Promise.allSettled(takes.map(([keys, count]) => this.ctx.scripts.takeEntries(keys, count, this.leaseMs, SWEEP_LIMIT)));
+      // The acks held so far leave first, in the same socket write as the takes.
+      settled = await Promise.allSettled(this.ctx.scripts.takeMany(takes, this.leaseMs, SWEEP_LIMIT, () => void this.ctx.acks.flush()));
     }
     let taken = 0;
     let drained = true;

@@ -3,9 +3,13 @@
  * can share a server. Each header lists its KEYS and ARGV and what a second run with the same arguments does:
  * ioredis re-sends in-flight commands after a reconnect and a timed-out command may have run (RELIABILITY D1,
  * D2), so every script is safe to run twice. Times come from `TIME` (the server's clock, never a worker's: F7).
- * Entries are `<r><p><id>|<body>` (see entry.ts).
+ * Entries are `<r><p><id>|<body>` (see entry.ts). The hot path's scripts (take, pushMany, delayMany) are sent as
+ * `EVALSHA`s whose bytes are written once ({@link HotScript}); they stay defined with ioredis too, unused there.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { respWire, sendPrebuilt, type WireArg } from '../../core/resp-command.js';
+import { inOneWrite } from './wire.js';
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -178,10 +182,13 @@ const VERSION = 'V1';
 export interface BrokerScripts {
   /** {@link TAKE}: returns `[wakeMs, ...entries]`. */
   takeEntries(keys: string[], count: number, leaseMs: number, limit: number): Promise<TakeReply>;
+  /**
+   * {@link TAKE}s of several queues in one socket write, after whatever `before` sends (the acks, so they
+   * precede the takes on the wire).
+   */
+  takeMany(takes: readonly TakeArgs[], leaseMs: number, limit: number, before?: () => void): Array<Promise<TakeReply>>;
   /** Sends one {@link PUSH} or {@link DELAY} call; resolves with how many entries it stored. */
   publish(call: PublishCall): Promise<number>;
-  /** Queues one {@link PUSH} or {@link DELAY} call on a pipeline of the same connection. */
-  queuePublish(pipeline: ChainableCommander, call: PublishCall): void;
   renewEntries(inflight: string, leaseMs: number, entries: Buffer[]): Promise<number>;
   giveBackEntries(inflight: string, marker: string, entries: Buffer[]): Promise<number>;
   deadLetterEntry(inflight: string, dead: string, entry: Buffer, queue: string, reason: string, detail: string | undefined, max: number): Promise<number>;
@@ -196,25 +203,19 @@ function commandName(name: string): string {
 
 /**
  * One call of a publishing script: `pushMany` ({@link PUSH}) or `delayMany` ({@link DELAY}), with its arguments
- * as Redis takes them: the number of keys, the keys, then ARGV.
+ * as Redis takes them, in parts (flattened one level): the number of keys, the keys, then ARGV.
  */
 export interface PublishCall {
   script: 'pushMany' | 'delayMany';
-  args: Array<string | number | Buffer>;
+  args: ReadonlyArray<ReadonlyArray<WireArg>>;
 }
 
 /**
  * ioredis command names of the publishing scripts, for `autoPipeliningIgnoredCommands`: publishes leave at the
- * end of their tick (publish-batcher.ts), not at auto-pipelining's `setImmediate`.
+ * end of their tick (publish-batcher.ts), not at auto-pipelining's `setImmediate`. (They are sent as prebuilt
+ * EVALSHAs now, which never auto-pipeline; the names stay ignored for any caller of the defined commands.)
  */
 export const PUBLISH_COMMANDS = [commandName('pushMany'), commandName('delayMany')];
-
-/** Queues calls of script `name` on `pipeline`, whose connection has the scripts defined. */
-function onPipeline(pipeline: ChainableCommander, name: string): (...args: Array<string | number | Buffer>) => void {
-  const call = (pipeline as unknown as Record<string, Call | undefined>)[`${commandName(name)}Buffer`];
-  if (call === undefined) throw new Error('broker scripts are not defined on this connection');
-  return (...args) => void call.apply(pipeline, args);
-}
 
 /** One take to send: a queue's keys (ready lists, inflight, delayed, marker) and how many entries to ask. */
 export type TakeArgs = [keys: string[], count: number];
@@ -223,24 +224,75 @@ export type TakeArgs = [keys: string[], count: number];
 export type TakeReply = Array<Buffer | number>;
 
 /**
- * `BZPOPMIN` on `markers` for `timeoutMs` with {@link TAKE}s pipelined behind it on `connection`, in one write:
+ * A script of the hot path (take, pushMany, delayMany), sent as an `EVALSHA` whose RESP bytes are written once
+ * (core/resp-command.ts), not through ioredis' Script and Command machinery. The command is an ordinary ioredis
+ * command otherwise: queued while offline, re-sent with the same bytes after a reconnect (scripts are safe to
+ * run twice), its reply left as Buffers (entries are binary).
+ */
+interface HotScript {
+  readonly lua: string;
+  readonly sha: string;
+  /** Seen by ioredis as the command's arguments (never written): names the script, e.g. in bench/redis-counts. */
+  readonly options: { replyEncoding: null; args: [string] };
+}
+
+function hotScript(lua: string): HotScript {
+  const sha = createHash('sha1').update(lua).digest('hex');
+  return { lua, sha, options: { replyEncoding: null, args: [sha] } };
+}
+
+const HOT = { take: hotScript(TAKE), pushMany: hotScript(PUSH), delayMany: hotScript(DELAY) };
+
+/** Per socket of a connection (or the connection while it has none), the shas it has sent `SCRIPT LOAD` for. */
+const loadedOn = new WeakMap<object, Set<string>>();
+
+/**
+ * Sends `EVALSHA` with bytes `wire` on `client`. The first use of a script on a socket sends `SCRIPT LOAD` of it
+ * just before (as ioredis sends its defined commands as EVAL then), so a fresh server never answers NOSCRIPT.
+ * A server that lost it meanwhile (restarted, or `SCRIPT FLUSH`) answers NOSCRIPT: the script is loaded and
+ * the same bytes sent once more, as ioredis does for its defined commands (it re-sends them as EVAL).
+ */
+function evalsha(client: Redis, script: HotScript, wire: Buffer): Promise<unknown> {
+  const socket: object = client.stream ?? client;
+  let loaded = loadedOn.get(socket);
+  if (loaded === undefined) loadedOn.set(socket, (loaded = new Set()));
+  if (!loaded.has(script.sha)) {
+    loaded.add(script.sha);
+    // A failed load shows as the EVALSHA's NOSCRIPT, handled below.
+    client.script('LOAD', script.lua).catch(() => undefined);
+  }
+  return sendPrebuilt(client, 'evalsha', wire, script.options).catch((error: unknown) => {
+    if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+    return client.script('LOAD', script.lua).then(() => sendPrebuilt(client, 'evalsha', wire, script.options));
+  });
+}
+
+/** Sends one {@link TAKE} on `client`. */
+function sendTake(client: Redis, keys: readonly string[], count: number, leaseMs: number, limit: number): Promise<TakeReply> {
+  return evalsha(client, HOT.take, respWire(['EVALSHA', HOT.take.sha, keys.length], keys, [count, leaseMs, limit])) as Promise<TakeReply>;
+}
+
+/** Sends one {@link PUSH} or {@link DELAY} call on `client`. */
+function sendPublish(client: Redis, { script, args }: PublishCall): Promise<number> {
+  const hot = HOT[script];
+  return evalsha(client, hot, respWire(['EVALSHA', hot.sha], ...args)) as Promise<number>;
+}
+
+/**
+ * `BZPOPMIN` on `markers` for `timeoutMs` with {@link TAKE}s sent behind it on `connection`, in one write:
  * Redis runs a blocked client's next commands the moment the block ends (a marker popped, or the timeout), so a
- * wake and its takes cost one round trip. `connection` must have the scripts defined
- * ({@link defineBrokerScripts}). Answers the block's error, if any, and each take's outcome.
+ * wake and its takes cost one round trip. Answers the block's error, if any, and each take's outcome.
  */
 export async function blockThenTake(
   connection: Redis, markers: string[], timeoutMs: number, takes: TakeArgs[], leaseMs: number, limit: number,
 ): Promise<{ blockError: unknown; takes: Array<PromiseSettledResult<TakeReply>> }> {
-  const pipeline = connection.pipeline().bzpopmin(...markers, Math.max(10, Math.ceil(timeoutMs)) / 1_000);
-  const take = onPipeline(pipeline, 'take');
-  for (const [keys, count] of takes) take(...keys, count, leaseMs, limit);
-  const replies = await pipeline.exec();
-  if (replies === null) throw new Error('redis broker: blocking pipeline aborted');
-  const [pop, ...rest] = replies;
-  return {
-    blockError: pop?.[0] ?? undefined,
-    takes: rest.map(([error, value]) => (error ? { status: 'rejected', reason: error } : { status: 'fulfilled', value: value as TakeReply })),
-  };
+  const seconds = Math.max(10, Math.ceil(timeoutMs)) / 1_000;
+  const sent = inOneWrite(connection, () => {
+    const block = sendPrebuilt(connection, 'bzpopmin', respWire(['BZPOPMIN'], markers, [seconds]), { replyEncoding: null, args: [...markers, seconds] });
+    return [block, ...takes.map(([keys, count]) => sendTake(connection, keys, count, leaseMs, limit))];
+  });
+  const [pop, ...rest] = (await Promise.allSettled(sent)) as [PromiseSettledResult<unknown>, ...Array<PromiseSettledResult<TakeReply>>];
+  return { blockError: pop.status === 'rejected' ? (pop.reason as unknown) : undefined, takes: rest };
 }
 
 /** Defines the scripts on `redis` (once per connection) and returns typed wrappers. */
@@ -263,9 +315,13 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
   }
   const call = (name: string): Call => calls.get(name) as Call;
   return {
-    takeEntries: (keys, count, leaseMs, limit) => call('take')(...keys, count, leaseMs, limit) as Promise<TakeReply>,
-    publish: ({ script, args }) => call(script)(...args) as Promise<number>,
-    queuePublish: (pipeline, { script, args }) => onPipeline(pipeline, script)(...args),
+    takeEntries: (keys, count, leaseMs, limit) => sendTake(redis, keys, count, leaseMs, limit),
+    takeMany: (takes, leaseMs, limit, before) =>
+      inOneWrite(redis, () => {
+        before?.();
+        return takes.map(([keys, count]) => sendTake(redis, keys, count, leaseMs, limit));
+      }),
+    publish: (publish) => sendPublish(redis, publish),
     renewEntries: (inflight, leaseMs, entries) => call('renew')(inflight, leaseMs, ...entries) as Promise<number>,
     giveBackEntries: (inflight, marker, entries) => call('giveBack')(inflight, marker, ...entries) as Promise<number>,
     deadLetterEntry: (inflight, dead, entry, queue, reason, detail, max) =>
