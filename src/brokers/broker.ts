@@ -11,6 +11,8 @@
  * - Delays (`delayMs`) live in the broker (a sorted set, TTL queues), never in a long `setTimeout`.
  */
 
+import type { RawCommand } from '../core/raw-command.js';
+
 /** One message body: ids only (RELIABILITY §1.2). */
 export interface Envelope {
   /** Envelope format version (1). */
@@ -87,6 +89,15 @@ export interface DeadLetter {
 
 /** A message transport. */
 export interface Broker {
+  /**
+   * The publish as raw Redis commands that another connection to this broker's server may send (a Redis store
+   * sends a new workflow's root publishes right behind its create, in one write); `undefined` when this publish
+   * needs the broker itself (a delay, a body that is not UTF-8). Only a broker whose messages live in Redis
+   * offers it; {@link Broker.serverUrl} tells which server.
+   */
+  publishWire?(queue: string, body: Buffer, options?: PublishOptions): RawCommand[] | undefined;
+  /** The server `publishWire` commands are for (the broker's connection URL). */
+  readonly serverUrl?: string;
   /** Short name for logs: `memory`, `redis`, `amqp`. */
   readonly kind: string;
   /** Connects (and fails with ConfigError when the server cannot be reached). */

@@ -14,7 +14,7 @@ import type { TaskContext } from './context.js';
 import { buildStoredGraph } from './fragment.js';
 import { WorkflowHandle, type HandleHost } from './handle.js';
 import { assertWorkflowId, newWorkflowId } from './ids.js';
-import { Counters, declareGraphQueues, publishReady, type Kernel } from './kernel.js';
+import { Counters, createAndPublish, declareGraphQueues, publishReady, type Kernel } from './kernel.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { defaultLogger } from './logger.js';
 import { TaskRegistry, type AnyHandler, type Routes } from './registry.js';
@@ -149,9 +149,8 @@ export class App {
       if (declaring) await declaring;
     }
     this.watch?.expect(workflowId); // before the create: its settle notification cannot come first
-    const { created, ready } = await kernel.store.create(workflowId, graph);
+    const created = await createAndPublish(kernel, workflowId, graph);
     if (!created) this.watch?.heard(workflowId); // an existing workflow may have settled already: read it
-    if (ready.length > 0) await publishReady(kernel, ready);
     if (created) this.logger.debug({ workflowId, nodes: graph.nodes.length }, 'workflow started');
     const handle = new WorkflowHandle<R>(workflowId, this.host);
     if (this.options.eager) await handle.settled();

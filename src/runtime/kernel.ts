@@ -3,7 +3,9 @@
  * and publishing ready nodes (publishing always comes after the transition that made them ready, inv 4).
  */
 import type { Logger } from 'pino';
-import type { Broker } from '../brokers/broker.js';
+import type { Broker, PublishOptions } from '../brokers/broker.js';
+import type { RawCommand } from '../core/raw-command.js';
+import { rootMessages } from './step/create.js';
 import type { ReadyNode, Store, StoredGraph } from '../stores/store.js';
 import { encodeEnvelope } from './envelope.js';
 import type { Limits } from './limits.js';
@@ -113,5 +115,42 @@ async function publishAll(kernel: Kernel, ready: readonly ReadyNode[]): Promise<
 function publishOne(kernel: Kernel, node: ReadyNode): Promise<void> {
   const body = encodeEnvelope(node);
   if (node.delayMs <= 0 && node.priority === undefined) return kernel.broker.publish(node.queue, body);
-  return kernel.broker.publish(node.queue, body, { ...(node.delayMs > 0 ? { delayMs: node.delayMs } : {}), ...(node.priority !== undefined ? { priority: node.priority } : {}) });
+  return kernel.broker.publish(node.queue, body, publishOptions(node));
+}
+
+function publishOptions(node: ReadyNode): PublishOptions {
+  return { ...(node.delayMs > 0 ? { delayMs: node.delayMs } : {}), ...(node.priority !== undefined ? { priority: node.priority } : {}) };
+}
+
+/**
+ * Stores a new workflow and publishes its roots; resolves with whether it was created. When store and broker
+ * are on one Redis server, the publishes ride behind the create on the store's connection, in the same write
+ * (Store.createAndSend, Broker.publishWire): Redis runs them after the create, so no message can be taken before
+ * its workflow exists (inv 4), and a start costs one round trip instead of two. A start that finds the
+ * workflow existing then has published its roots again: duplicates, harmless (inv 2). Otherwise, or when a
+ * root needs the broker itself (a countdown), create, then publish.
+ */
+export async function createAndPublish(kernel: Kernel, workflowId: string, graph: StoredGraph): Promise<boolean> {
+  const { store, broker } = kernel;
+  if (store.createAndSend && broker.publishWire && store.serverUrl !== undefined && store.serverUrl === broker.serverUrl) {
+    const roots = rootMessages(workflowId, graph);
+    const after: RawCommand[] = [];
+    let wired = roots.length > 0;
+    for (const root of roots) {
+      const wire = broker.publishWire(root.queue, encodeEnvelope(root), publishOptions(root));
+      if (wire === undefined) {
+        wired = false;
+        break;
+      }
+      for (const command of wire) after.push(command);
+    }
+    if (wired) {
+      const { created } = await store.createAndSend(workflowId, graph, after);
+      kernel.counters.add('published', roots.length);
+      return created;
+    }
+  }
+  const { created, ready } = await store.create(workflowId, graph);
+  if (ready.length > 0) await publishReady(kernel, ready);
+  return created;
 }

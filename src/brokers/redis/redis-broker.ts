@@ -25,6 +25,8 @@ import { encodeEntry, idGenerator } from './entry.js';
 import { allQueueKeys, PRIORITY_LEVELS, queueKeys, type QueueKeys } from './keys.js';
 import { RedisConsumer, type ConsumerContext } from './redis-consumer.js';
 import { PublishBatcher } from './publish-batcher.js';
+import { pushWire } from './publish-wire.js';
+import type { RawCommand } from '../../core/raw-command.js';
 import { defineBrokerScripts, PUBLISH_COMMANDS, type BrokerScripts } from './scripts.js';
 
 /** Options of {@link RedisBroker}. */
@@ -59,6 +61,8 @@ export interface RedisBrokerOptions {
 export class RedisBroker implements Broker {
   /** Short name for logs. */
   readonly kind = 'redis';
+  /** The server this broker's queues live on (Broker.serverUrl). */
+  readonly serverUrl: string;
   private readonly options: Required<Omit<RedisBrokerOptions, 'logger' | 'redisOptions'>> & Pick<RedisBrokerOptions, 'logger' | 'redisOptions'>;
   private main: Redis | undefined;
   private scripts: BrokerScripts | undefined;
@@ -71,6 +75,7 @@ export class RedisBroker implements Broker {
   private closed = false;
 
   constructor(options: RedisBrokerOptions) {
+    this.serverUrl = options.url;
     this.options = {
       blockMs: 5_000,
       socketTimeoutMs: 10_000,
@@ -114,6 +119,17 @@ export class RedisBroker implements Broker {
     const publishes = this.publishes as PublishBatcher;
     if (delayMs > 0) await publishes.delay(keys, entry, delayMs);
     else await publishes.push(keys, priority, entry);
+  }
+
+  /**
+   * A ready publish as raw commands for another connection to the same server (publish-wire.ts), or undefined
+   * for a delayed one (the broker's own `delayMany` keeps those).
+   */
+  publishWire(queue: string, body: Buffer, options: PublishOptions = {}): RawCommand[] | undefined {
+    const { delayMs, priority } = checkPublishOptions(options, PRIORITY_LEVELS - 1);
+    if (delayMs > 0) return undefined;
+    this.connection();
+    return pushWire(this.keys(queue), priority, encodeEntry(priority, this.nextId(), body));
   }
 
   /** Starts a consumer of these queues with its own blocking connection. */

@@ -23,3 +23,17 @@ export function createRecord(id: string, graph: StoredGraph, now: number, keepHi
   settleIfDone(wf, now, out);
   return { record: wf, ready: out.ready };
 }
+
+/**
+ * The messages of a graph's roots (nodes with no dependencies): what a create makes ready, known before the
+ * store answers (a store that returns them, or a caller that sends them with the create, builds them here).
+ */
+export function rootMessages(workflowId: string, graph: StoredGraph): ReadyNode[] {
+  return graph.nodes.filter((spec) => spec.deps.length === 0).map((spec) => {
+    const d = spec.dispatch;
+    return {
+      workflowId, nodeId: spec.id, task: spec.task, attempt: 1, queue: d.queue,
+      ...(d.priority !== undefined ? { priority: d.priority } : {}), delayMs: d.countdownMs,
+    };
+  });
+}

@@ -5,7 +5,7 @@
  * routing fields become its initial state record, and dependents lists are computed once.
  */
 import type { Recipe } from '../../canvas/graph.js';
-import type { ErrbackNodeSpec, NodeSpec, ReadyNode, StoredGraph } from '../store.js';
+import type { ErrbackNodeSpec, NodeSpec, StoredGraph } from '../store.js';
 
 /**
  * A recipe as a flat token list: `'['` and `']'` open and close a list, anything else is a node id. Iterative,
@@ -135,16 +135,3 @@ export function replaceArgs(graph: StoredGraph, nodeId: string): string[] {
   ];
 }
 
-/**
- * The messages of a new workflow's roots (nodes without dependencies), in declaration order: what
- * `createRecord` lists when it marks them ready, and what create.lua queues without repeating them in its reply.
- */
-export function rootMessages(workflowId: string, graph: StoredGraph): ReadyNode[] {
-  return graph.nodes.filter((spec) => spec.deps.length === 0).map((spec) => {
-    const d = spec.dispatch;
-    return {
-      workflowId, nodeId: spec.id, task: spec.task, attempt: 1, queue: d.queue,
-      ...(d.priority !== undefined ? { priority: d.priority } : {}), delayMs: d.countdownMs,
-    };
-  });
-}

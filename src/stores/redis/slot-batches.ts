@@ -20,7 +20,13 @@ export type BatchedScript = 'create' | 'claim' | 'complete';
 /** Caps of one batch call: entries, arguments, and bytes of argument text. */
 export const BATCH_LIMITS = { entries: 256, args: 8_192, bytes: 4 * 1024 * 1024 } as const;
 
-interface Entry { args: string[]; resolve: (reply: Reply) => void; reject: (error: unknown) => void }
+interface Entry {
+  args: string[];
+  resolve: (reply: Reply) => void;
+  reject: (error: unknown) => void;
+  /** Called right after the entry's call is handed to the connection: what it queues follows the call on the wire. */
+  after?: () => void;
+}
 interface WorkflowGroup { workflowId: string; entries: Entry[]; args: number }
 interface Batch {
   name: BatchedScript;
@@ -62,8 +68,11 @@ export class SlotBatcher {
     this.prefixCrc = prefixCrc(target.prefix);
   }
 
-  /** Queues one entry of `name` for `workflowId`; resolves with that entry's reply. */
-  add(name: BatchedScript, workflowId: string, args: string[]): Promise<Reply> {
+  /**
+   * Queues one entry of `name` for `workflowId`; resolves with that entry's reply. `after` runs right after the
+   * entry's call is handed to the connection, so the commands it sends follow that call in the same write.
+   */
+  add(name: BatchedScript, workflowId: string, args: string[], after?: () => void): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       if (!this.scheduled) {
         this.scheduled = true;
@@ -84,7 +93,7 @@ export class SlotBatcher {
         batch.groups.push((group = { workflowId, entries: [], args: 0 }));
         if (name !== 'create') batch.byWorkflow.set(workflowId, group);
       }
-      group.entries.push({ args, resolve, reject });
+      group.entries.push(after ? { args, resolve, reject, after } : { args, resolve, reject });
       group.args += args.length;
       batch.entries++;
       batch.args += args.length;
@@ -114,6 +123,7 @@ export class SlotBatcher {
         const [one] = entries as [Entry];
         const { workflowId } = batch.groups[0]!;
         this.target.run(batch.name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared, ...one.args]).then(one.resolve, one.reject);
+        one.after?.();
         return;
       }
       const keys = batch.groups.map((g) => this.target.wfKey(g.workflowId));
@@ -133,6 +143,7 @@ export class SlotBatcher {
           else e.resolve(reply);
         });
       }, rejectAll);
+      for (const entry of entries) entry.after?.();
     } catch (error) {
       rejectAll(error);
     }

@@ -20,7 +20,7 @@
 
   Output:
     { CODE.OK, settled state or '' }   stored; the roots (nodes without dependencies) are queued, in declaration order. Their
-                      messages are known to the caller (encode.ts rootMessages): the reply does not repeat them.
+                      messages are known to the caller (runtime/step/create.ts rootMessages): the reply does not repeat them.
     { CODE.EXISTS }   the workflow exists already: nothing written
 
   Events: 'settled' on ARGV[4] when the canvas has no node (an empty group settles at once with [], carried

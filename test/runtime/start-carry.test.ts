@@ -1,0 +1,127 @@
+/**
+ * `app.start` on one Redis server for store and broker: the roots' publishes ride behind the create on the
+ * store's connection, in the same write (kernel.ts createAndPublish), so Redis runs them after the create and
+ * a start costs one round trip. Checked with MONITOR (command order and client of each command) and by
+ * counting the socket writes of the start. A root with a countdown needs the broker's delayed set: that start
+ * creates, then publishes, as before. Store and broker on different servers: create, then publish.
+ */
+import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { chain, createApp, group, type App } from '../../src/index.js';
+import { RedisServer } from '../support/redis-server.js';
+import { requireRedis } from '../support/services.js';
+
+const redis = await requireRedis();
+
+interface Seen { client: string; args: string[] }
+
+/** Records every command the server runs (MONITOR), until `stop()`. */
+async function monitor(url: string): Promise<{ seen: Seen[]; stop(): void }> {
+  const seen: Seen[] = [];
+  const client = new Redis(url);
+  const m = await client.monitor();
+  let stopped = false;
+  m.on('monitor', (_time: string, args: string[], source: string) => {
+    if (!stopped) seen.push({ client: source, args });
+  });
+  // A reply in flight when the connection is dropped confuses ioredis' monitor mode ("Command queue state error").
+  m.on('error', (error: Error) => {
+    if (!stopped) throw error;
+  });
+  return {
+    seen,
+    stop: () => {
+      stopped = true;
+      m.disconnect();
+      client.disconnect();
+    },
+  };
+}
+
+/** Until MONITOR has shown a command matching `pred` (bounded). */
+async function until(seen: Seen[], pred: (s: Seen) => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !seen.some(pred); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(seen.some(pred), 'the command never showed in MONITOR');
+}
+
+describe('start on one Redis server', { skip: redis.skip, timeout: 60_000 }, () => {
+  let server: RedisServer;
+  let other: RedisServer;
+  const apps: App[] = [];
+  before(async () => {
+    [server, other] = await Promise.all([RedisServer.start(), RedisServer.start()]);
+  });
+  after(async () => {
+    for (const app of apps) await app.close();
+    await Promise.all([server?.stop(), other?.stop()]);
+  });
+
+  function app(store?: string): App {
+    const made = createApp({ broker: server.url, ...(store ? { store } : {}), prefix: `c${apps.length}`, logger: pino({ level: 'silent' }) });
+    apps.push(made);
+    return made;
+  }
+
+  test('the roots\' publishes follow the create on the store\'s connection, in one write, and run', async () => {
+    const a = app();
+    const add = a.task('add', (_ctx, x: number, y: number) => x + y);
+    await a.start(add.s(0, 0)); // connected, scripts and queues in place
+    const mon = await monitor(server.url);
+    const writes = new Map<Socket, number>();
+    const write = Socket.prototype.write;
+    Socket.prototype.write = function counted(this: Socket, ...args: Parameters<Socket['write']>): boolean {
+      if (this.remotePort === server.port) writes.set(this, (writes.get(this) ?? 0) + 1);
+      return write.apply(this, args);
+    } as Socket['write'];
+    let wf;
+    try {
+      wf = await a.start(group(add.s(1, 2), add.s(3, 4)));
+    } finally {
+      Socket.prototype.write = write;
+    }
+    await until(mon.seen, (s) => s.args[0] === 'ZADD' && s.args[1]?.endsWith(':marker') === true);
+    mon.stop();
+    const create = mon.seen.findIndex((s) => s.args[0]?.toLowerCase() === 'fcall' && /_create/.test(s.args[1] ?? ''));
+    assert.ok(create >= 0, 'no create FCALL');
+    const byCreate = mon.seen[create]!.client;
+    const pushes = mon.seen.filter((s) => s.args[0] === 'RPUSH' && s.client !== 'lua' && /:q:/.test(s.args[1] ?? ''));
+    assert.equal(pushes.length, 2);
+    for (const push of pushes) {
+      assert.equal(push.client, byCreate, 'a publish went on another connection');
+      assert.ok(mon.seen.indexOf(push) > create, 'a publish ran before the create');
+    }
+    assert.equal(mon.seen.filter((s) => /evalsha|eval/i.test(s.args[0] ?? '')).length, 0, 'the broker published on its own');
+    // The index write, the create and the publishes: one write, on one connection.
+    assert.deepEqual([...writes.values()], [1]);
+    await a.worker().start();
+    assert.deepEqual(await wf.result(), [3, 7]);
+  });
+
+  test('a root with a countdown is published by the broker, after the create', async () => {
+    const a = app();
+    const add = a.task('add', (_ctx, x: number, y: number) => x + y);
+    await a.start(add.s(0, 0));
+    // MONITOR starts while the server is quiet: ioredis can misread its first lines under traffic.
+    const mon = await monitor(server.url);
+    await a.worker().start();
+    const wf = await a.start(chain(add.s(1, 1).set({ countdownMs: 20 }), add.s(5)));
+    assert.equal(await wf.result(), 7);
+    mon.stop();
+    // Sent by no client (the take script's promotion of the due entry runs RPUSH inside Lua).
+    assert.equal(mon.seen.filter((s) => s.args[0] === 'RPUSH' && s.client !== 'lua').length, 0);
+    assert.ok(mon.seen.some((s) => /evalsha/i.test(s.args[0] ?? '')), 'no broker script ran');
+  });
+
+  test('store and broker on different servers: create on one, publish on the other', async () => {
+    const a = app(other.url);
+    const add = a.task('add', (_ctx, x: number, y: number) => x + y);
+    const mon = await monitor(other.url);
+    await a.worker().start();
+    assert.equal(await (await a.start(add.s(2, 3))).result(), 5);
+    mon.stop();
+    assert.equal(mon.seen.filter((s) => s.args[0] === 'RPUSH' && s.client !== 'lua').length, 0, 'a publish landed on the store\'s server');
+  });
+});
