@@ -92,7 +92,7 @@ export interface Broker {
   /**
    * The publish as raw Redis commands that another connection to this broker's server may send (a Redis store
    * sends a new workflow's root publishes right behind its create, in one write); `undefined` when this publish
-   * needs the broker itself (a delay, a body that is not UTF-8). Only a broker whose messages live in Redis
+   * needs the broker itself (a delay). Only a broker whose messages live in Redis
    * offers it; {@link Broker.serverUrl} tells which server.
    */
   publishWire?(queue: string, body: Buffer, options?: PublishOptions): RawCommand[] | undefined;

@@ -5,7 +5,6 @@
  * costs an idle consumer one take that may find nothing. Both are single-key commands on keys of the queue's
  * hash tag (cluster-safe), and as safe to run twice as a publish is (a duplicate message is harmless, DESIGN inv 2).
  */
-import { isUtf8 } from 'node:buffer';
 import type { RawCommand } from '../../core/raw-command.js';
 import { respWire } from '../../core/resp-command.js';
 import type { QueueKeys } from './keys.js';
@@ -13,11 +12,9 @@ import type { QueueKeys } from './keys.js';
 /** The marker's `ZADD`, built once per queue. */
 const markers = new WeakMap<QueueKeys, RawCommand>();
 
-/** `entry` appended to the list of `priority` and the marker set, as raw commands; undefined when not UTF-8. */
-export function pushWire(keys: QueueKeys, priority: number, entry: Buffer): RawCommand[] | undefined {
-  // respWire writes strings as UTF-8: an entry is ASCII framing around the UTF-8 JSON envelope, checked anyway.
-  if (!isUtf8(entry)) return undefined;
+/** `entry` (its bytes as they are) appended to the list of `priority` and the marker set, as raw commands. */
+export function pushWire(keys: QueueKeys, priority: number, entry: Buffer): RawCommand[] {
   let marker = markers.get(keys);
   if (marker === undefined) markers.set(keys, (marker = { name: 'zadd', wire: respWire(['ZADD', keys.marker, 0, 'm']) }));
-  return [{ name: 'rpush', wire: respWire(['RPUSH', keys.lists[priority] as string, entry.toString('utf8')]) }, marker];
+  return [{ name: 'rpush', wire: respWire(['RPUSH', keys.lists[priority] as string, entry]) }, marker];
 }

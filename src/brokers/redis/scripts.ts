@@ -180,8 +180,6 @@ const VERSION = 'V1';
 
 /** The broker scripts as methods of a connection (defined by {@link defineBrokerScripts}). */
 export interface BrokerScripts {
-  /** {@link TAKE}: returns `[wakeMs, ...entries]`. */
-  takeEntries(keys: string[], count: number, leaseMs: number, limit: number): Promise<TakeReply>;
   /**
    * {@link TAKE}s of several queues in one socket write, after whatever `before` sends (the acks, so they
    * precede the takes on the wire).
@@ -315,7 +313,6 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
   }
   const call = (name: string): Call => calls.get(name) as Call;
   return {
-    takeEntries: (keys, count, leaseMs, limit) => sendTake(redis, keys, count, leaseMs, limit),
     takeMany: (takes, leaseMs, limit, before) =>
       inOneWrite(redis, () => {
         before?.();
