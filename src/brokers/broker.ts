@@ -11,7 +11,7 @@
  * - Delays (`delayMs`) live in the broker (a sorted set, TTL queues), never in a long `setTimeout`.
  */
 
-import type { RawCommand } from '../core/raw-command.js';
+import type { QueuePush } from '../core/queue-push.js';
 
 /** One message body: ids only (RELIABILITY §1.2). */
 export interface Envelope {
@@ -90,13 +90,13 @@ export interface DeadLetter {
 /** A message transport. */
 export interface Broker {
   /**
-   * The publish as raw Redis commands that another connection to this broker's server may send (a Redis store
-   * sends a new workflow's root publishes right behind its create, in one write); `undefined` when this publish
-   * needs the broker itself (a delay). Only a broker whose messages live in Redis
-   * offers it; {@link Broker.serverUrl} tells which server.
+   * The publish as a push that another connection to this broker's server may send (a Redis store sends a new
+   * workflow's root publishes right behind its create, in one write); `undefined` when this publish needs the
+   * broker itself (a delay). Only a broker whose messages live in Redis offers it; {@link Broker.serverUrl}
+   * tells which server.
    */
-  publishWire?(queue: string, body: Buffer, options?: PublishOptions): RawCommand[] | undefined;
-  /** The server `publishWire` commands are for (the broker's connection URL). */
+  pushFor?(queue: string, body: Buffer, options?: PublishOptions): QueuePush | undefined;
+  /** The server `pushFor` pushes are for (the broker's connection URL). */
   readonly serverUrl?: string;
   /** Short name for logs: `memory`, `redis`, `amqp`. */
   readonly kind: string;

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Broker, PublishOptions } from '../brokers/broker.js';
-import type { RawCommand } from '../core/raw-command.js';
+import type { QueuePush } from '../core/queue-push.js';
 import { rootMessages } from './step/create.js';
 import type { ReadyNode, Store, StoredGraph } from '../stores/store.js';
 import { encodeEnvelope } from './envelope.js';
@@ -125,27 +125,23 @@ function publishOptions(node: ReadyNode): PublishOptions {
 /**
  * Stores a new workflow and publishes its roots; resolves with whether it was created. When store and broker
  * are on one Redis server, the publishes ride behind the create on the store's connection, in the same write
- * (Store.createAndSend, Broker.publishWire): Redis runs them after the create, so no message can be taken before
+ * (Store.createAndSend, Broker.pushFor): Redis runs them after the create, so no message can be taken before
  * its workflow exists (inv 4), and a start costs one round trip instead of two. A start that finds the
  * workflow existing then has published its roots again: duplicates, harmless (inv 2). Otherwise, or when a
  * root needs the broker itself (a countdown), create, then publish.
  */
 export async function createAndPublish(kernel: Kernel, workflowId: string, graph: StoredGraph): Promise<boolean> {
   const { store, broker } = kernel;
-  if (store.createAndSend && broker.publishWire && store.serverUrl !== undefined && store.serverUrl === broker.serverUrl) {
+  if (store.createAndSend && broker.pushFor && store.serverUrl !== undefined && store.serverUrl === broker.serverUrl) {
     const roots = rootMessages(workflowId, graph);
-    const after: RawCommand[] = [];
-    let wired = roots.length > 0;
+    const pushes: QueuePush[] = [];
     for (const root of roots) {
-      const wire = broker.publishWire(root.queue, encodeEnvelope(root), publishOptions(root));
-      if (wire === undefined) {
-        wired = false;
-        break;
-      }
-      for (const command of wire) after.push(command);
+      const push = broker.pushFor(root.queue, encodeEnvelope(root), publishOptions(root));
+      if (push === undefined) break;
+      pushes.push(push);
     }
-    if (wired) {
-      const { created } = await store.createAndSend(workflowId, graph, after);
+    if (roots.length > 0 && pushes.length === roots.length) {
+      const { created } = await store.createAndSend(workflowId, graph, pushes);
       kernel.counters.add('published', roots.length);
       return created;
     }

@@ -7,7 +7,7 @@
  * test/contracts/store.contract.ts holds both to them.
  */
 import type { ErrorInfo } from '../core/errors.js';
-import type { RawCommand } from '../core/raw-command.js';
+import type { QueuePush } from '../core/queue-push.js';
 import type { JsonValue } from '../core/json.js';
 import type { WorkflowSnapshot } from '../core/snapshot.js';
 import type { ErrbackSpec, GraphNode, Recipe } from '../canvas/graph.js';
@@ -205,11 +205,11 @@ export interface Store {
   /** Stores the whole graph and marks its ready nodes queued, in one step. Idempotent on the workflow id. */
   create(workflowId: string, graph: StoredGraph): Promise<{ created: boolean; ready: ReadyNode[] }>;
   /**
-   * `create`, then `after` sent on the same connection right behind it, in the same write (a broker's publishes
-   * of the roots: Broker.publishWire), so none can overtake the create; resolves once all have answered. Only a
-   * store on a Redis server offers it, for commands meant for {@link Store.serverUrl}.
+   * `create`, then `pushes` sent on the same connection right behind it, in the same write (a broker's publishes
+   * of the roots: Broker.pushFor), so none can overtake the create; resolves once all have answered. Only a
+   * store on a Redis server offers it, for pushes meant for {@link Store.serverUrl}.
    */
-  createAndSend?(workflowId: string, graph: StoredGraph, after: readonly RawCommand[]): Promise<{ created: boolean; ready: ReadyNode[] }>;
+  createAndSend?(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean; ready: ReadyNode[] }>;
   /** The server `createAndSend` sends to (the store's connection URL). */
   readonly serverUrl?: string;
   claim(request: ClaimRequest): Promise<ClaimResult>;

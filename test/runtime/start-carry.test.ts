@@ -88,7 +88,8 @@ describe('start on one Redis server', { skip: redis.skip, timeout: 60_000 }, () 
     assert.ok(create >= 0, 'no create FCALL');
     const byCreate = mon.seen[create]!.client;
     const pushes = mon.seen.filter((s) => s.args[0] === 'RPUSH' && s.client !== 'lua' && /:q:/.test(s.args[1] ?? ''));
-    assert.equal(pushes.length, 2);
+    // Both roots in one RPUSH (the pushes of one create call are grouped per list), on the create's connection.
+    assert.deepEqual(pushes.map((p) => p.args.length), [4]);
     for (const push of pushes) {
       assert.equal(push.client, byCreate, 'a publish went on another connection');
       assert.ok(mon.seen.indexOf(push) > create, 'a publish ran before the create');
@@ -98,6 +99,23 @@ describe('start on one Redis server', { skip: redis.skip, timeout: 60_000 }, () 
     assert.deepEqual([...writes.values()], [1]);
     await a.worker().start();
     assert.deepEqual(await wf.result(), [3, 7]);
+  });
+
+  test('the starts of one tick push together: one RPUSH and one marker per create call', async () => {
+    const a = app();
+    const add = a.task('add', (_ctx, x: number, y: number) => x + y);
+    await a.start(add.s(0, 0));
+    const mon = await monitor(server.url);
+    const wfs = await Promise.all(Array.from({ length: 50 }, (_, i) => a.start(add.s(i, 1))));
+    await until(mon.seen, (s) => s.args[0] === 'ZADD' && s.args[1]?.endsWith(':marker') === true);
+    mon.stop();
+    const calls = mon.seen.filter((s) => s.args[0]?.toLowerCase() === 'fcall' && /_create/.test(s.args[1] ?? '')).length;
+    const pushes = mon.seen.filter((s) => s.args[0] === 'RPUSH' && s.client !== 'lua');
+    assert.equal(pushes.length, calls);
+    assert.equal(pushes.reduce((n, p) => n + p.args.length - 2, 0), 50);
+    assert.equal(mon.seen.filter((s) => s.args[0] === 'ZADD' && s.args[1]?.endsWith(':marker') === true && s.client !== 'lua').length, calls);
+    await a.worker().start();
+    assert.deepEqual(await Promise.all(wfs.map((wf) => wf.result())), Array.from({ length: 50 }, (_, i) => i + 1));
   });
 
   test('a root with a countdown is published by the broker, after the create', async () => {

@@ -25,8 +25,7 @@ import { encodeEntry, idGenerator } from './entry.js';
 import { allQueueKeys, PRIORITY_LEVELS, queueKeys, type QueueKeys } from './keys.js';
 import { RedisConsumer, type ConsumerContext } from './redis-consumer.js';
 import { PublishBatcher } from './publish-batcher.js';
-import { pushWire } from './publish-wire.js';
-import type { RawCommand } from '../../core/raw-command.js';
+import type { QueuePush } from '../../core/queue-push.js';
 import { defineBrokerScripts, PUBLISH_COMMANDS, type BrokerScripts } from './scripts.js';
 
 /** Options of {@link RedisBroker}. */
@@ -122,14 +121,17 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * A ready publish as raw commands for another connection to the same server (publish-wire.ts), or undefined
-   * for a delayed one (the broker's own `delayMany` keeps those).
+   * A ready publish as a push for another connection to the same server (core/queue-push.ts): `RPUSH` of its
+   * entry onto its priority's list, then `ZADD` of the queue's marker. What `pushMany` does, except that the
+   * marker is set even when the list was not empty: an idle consumer may wake for a take that finds nothing.
+   * Undefined for a delayed publish (the broker's own `delayMany` keeps those).
    */
-  publishWire(queue: string, body: Buffer, options: PublishOptions = {}): RawCommand[] | undefined {
+  pushFor(queue: string, body: Buffer, options: PublishOptions = {}): QueuePush | undefined {
     const { delayMs, priority } = checkPublishOptions(options, PRIORITY_LEVELS - 1);
     if (delayMs > 0) return undefined;
     this.connection();
-    return pushWire(this.keys(queue), priority, encodeEntry(priority, this.nextId(), body));
+    const keys = this.keys(queue);
+    return { list: keys.lists[priority] as string, marker: keys.marker, entry: encodeEntry(priority, this.nextId(), body) };
   }
 
   /** Starts a consumer of these queues with its own blocking connection. */

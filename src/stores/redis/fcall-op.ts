@@ -5,8 +5,7 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { BatchedCommand } from '../../core/tick-batcher.js';
-import type { RawCommand } from '../../core/raw-command.js';
-import { respWire, sendPrebuilt, type CommandSink } from '../../core/resp-command.js';
+import { respWire, sendPrebuilt, type CommandSink, type WireArg } from '../../core/resp-command.js';
 
 /** One command, written on the client (which returns its reply) or queued on a pipeline of it. */
 export type Op = (on: ChainableCommander) => unknown;
@@ -25,14 +24,9 @@ export function fcallOp(fn: string, keys: readonly string[], args: ReadonlyArray
  * Any command as an {@link Op} whose RESP bytes (`head` then `tails`, core/resp-command.ts respWire) are
  * written once, on first send, and reused by a re-send.
  */
-export function prebuiltOp(name: string, head: ReadonlyArray<string | number>, ...tails: ReadonlyArray<ReadonlyArray<string | number>>): Op {
+export function prebuiltOp(name: string, head: ReadonlyArray<WireArg>, ...tails: ReadonlyArray<ReadonlyArray<WireArg>>): Op {
   let wire: Buffer | undefined;
   return (on) => sendPrebuilt(on as unknown as CommandSink, name, (wire ??= respWire(head, ...tails)));
-}
-
-/** A command built elsewhere (core/raw-command.ts) as an {@link Op}: its bytes as given. */
-export function rawOp(command: RawCommand): Op {
-  return (on) => sendPrebuilt(on as unknown as CommandSink, command.name, command.wire);
 }
 
 /** An {@link Op} of `client` as a command for the tick batcher. */

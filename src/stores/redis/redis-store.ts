@@ -30,8 +30,8 @@ import { SlotMinter } from './mint.js';
 import { readHistory, readOutcome, readSnapshot } from './reads.js';
 import { Scripts } from './scripts.js';
 import { SlotBatcher } from './slot-batches.js';
-import { rawOp } from './fcall-op.js';
-import type { RawCommand } from '../../core/raw-command.js';
+import { prebuiltOp } from './fcall-op.js';
+import type { QueuePush } from '../../core/queue-push.js';
 import { Sweeper } from './sweeper.js';
 
 /** Options of the Redis store. */
@@ -94,6 +94,7 @@ export class RedisStore implements Store {
     const batches = new SlotBatcher({
       prefix: this.keys.prefix, shared: this.shared, wfKey: (id) => this.keys.wf(id),
       run: (name, keys, args) => scripts.run(name, keys, args), beforeSend: () => sweeper.flushIndex(),
+      push: (pushes) => this.push(pushes),
     });
     this.conn = { client, scripts, feed: new EventFeed(client, this.keys.events, logger), sweeper, batches };
   }
@@ -111,35 +112,46 @@ export class RedisStore implements Store {
   }
 
   /**
-   * `create`, then `after` (a Redis broker's publishes of the roots, on this server) right behind it on this
+   * `create`, then `pushes` (a Redis broker's publishes of the roots, on this server) right behind it on this
    * connection, in the same write: Redis runs them after the create, so no message can be taken before its
-   * workflow exists, and start costs one round trip instead of two.
+   * workflow exists, and start costs one round trip instead of two. The pushes of the creates batched in one
+   * call go together, one `RPUSH` per list and one `ZADD` per marker.
    */
-  async createAndSend(workflowId: string, graph: StoredGraph, after: readonly RawCommand[]): Promise<{ created: boolean; ready: ReadyNode[] }> {
-    return this.createThen(workflowId, graph, after);
+  async createAndSend(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean; ready: ReadyNode[] }> {
+    return this.createThen(workflowId, graph, pushes);
   }
 
-  private async createThen(workflowId: string, graph: StoredGraph, after: readonly RawCommand[]): Promise<{ created: boolean; ready: ReadyNode[] }> {
+  private async createThen(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean; ready: ReadyNode[] }> {
     this.keys.wf(workflowId); // an invalid id throws CanvasError before anything is sent
+    let pushed: Promise<unknown> | undefined;
     // The index write leaves before the create on the same connection (SlotBatcher beforeSend), so Redis
     // applies it first; one round trip for both. Creates of one slot in this tick go as one call.
-    const sent: Array<Promise<unknown>> = [];
-    const send = after.length === 0 ? undefined : (): void => {
-      for (const command of after) {
-        const reply = this.c.scripts.command(rawOp(command));
-        reply.catch(() => undefined); // awaited below, unless the create failed first
-        sent.push(reply);
-      }
-    };
     const [, reply] = await Promise.all([
       this.c.sweeper.index(workflowId, 0),
-      this.c.batches.add('create', workflowId, createArgs(graph, [this.minter.fresh(workflowId) ? '1' : '0']), send),
+      this.c.batches.add('create', workflowId, createArgs(graph, [this.minter.fresh(workflowId) ? '1' : '0']),
+        pushes.length === 0 ? undefined : { list: pushes, sent: (outcome) => (pushed = outcome) }),
     ]);
-    await Promise.all(sent);
+    await pushed;
     const { created, settled } = createFrom(reply);
     if (!created) return { created: false, ready: [] };
     if (settled) this.unindexLater(workflowId, 0);
     return { created: true, ready: rootMessages(workflowId, graph) };
+  }
+
+  /** Broker pushes in this tick's write: one `RPUSH` per list (entries in order), then one `ZADD` per marker. */
+  private push(pushes: readonly QueuePush[]): Promise<unknown> {
+    const lists = new Map<string, Buffer[]>();
+    const markers = new Set<string>();
+    for (const { list, marker, entry } of pushes) {
+      let entries = lists.get(list);
+      if (!entries) lists.set(list, (entries = []));
+      entries.push(entry);
+      markers.add(marker);
+    }
+    const sent: Array<Promise<unknown>> = [];
+    for (const [list, entries] of lists) sent.push(this.c.scripts.command(prebuiltOp('rpush', ['RPUSH', list], entries)));
+    for (const marker of markers) sent.push(this.c.scripts.command(prebuiltOp('zadd', ['ZADD', marker, 0, 'm'])));
+    return Promise.all(sent);
   }
 
   async claim(r: ClaimRequest): Promise<ClaimResult> {

@@ -10,6 +10,7 @@
  * (a 100,000-node create) goes alone. A batch is as safe to run twice as its entries are (RELIABILITY D1/D2), so
  * the retries of scripts.ts (AbortError, a lost library) re-send it whole.
  */
+import type { QueuePush } from '../../core/queue-push.js';
 import { CODE, scriptError, type Reply } from './codes.js';
 import type { ScriptName } from './library.js';
 import { prefixCrc, slotAfter } from './slot.js';
@@ -24,8 +25,8 @@ interface Entry {
   args: string[];
   resolve: (reply: Reply) => void;
   reject: (error: unknown) => void;
-  /** Called right after the entry's call is handed to the connection: what it queues follows the call on the wire. */
-  after?: () => void;
+  /** Broker pushes to send right behind the entry's call, and who hears how they went. */
+  pushes?: { list: readonly QueuePush[]; sent: (outcome: Promise<unknown>) => void };
 }
 interface WorkflowGroup { workflowId: string; entries: Entry[]; args: number }
 interface Batch {
@@ -48,6 +49,8 @@ export interface BatchTarget {
   run(name: ScriptName, keys: string[], args: string[]): Promise<Reply>;
   /** Called just before a tick's batches leave (the sweep index writes go first, sweeper.ts). */
   beforeSend(): void;
+  /** Sends broker pushes (grouped: one RPUSH per list, one ZADD per marker) in this tick's write. */
+  push(pushes: readonly QueuePush[]): Promise<unknown>;
 }
 
 function textBytes(args: readonly string[]): number {
@@ -69,10 +72,11 @@ export class SlotBatcher {
   }
 
   /**
-   * Queues one entry of `name` for `workflowId`; resolves with that entry's reply. `after` runs right after the
-   * entry's call is handed to the connection, so the commands it sends follow that call in the same write.
+   * Queues one entry of `name` for `workflowId`; resolves with that entry's reply. `pushes` go right behind the
+   * entry's call, with those of the other entries of its batch (target.push), in the same write; `pushes.sent`
+   * hears how they went.
    */
-  add(name: BatchedScript, workflowId: string, args: string[], after?: () => void): Promise<Reply> {
+  add(name: BatchedScript, workflowId: string, args: string[], pushes?: Entry['pushes']): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       if (!this.scheduled) {
         this.scheduled = true;
@@ -93,7 +97,7 @@ export class SlotBatcher {
         batch.groups.push((group = { workflowId, entries: [], args: 0 }));
         if (name !== 'create') batch.byWorkflow.set(workflowId, group);
       }
-      group.entries.push(after ? { args, resolve, reject, after } : { args, resolve, reject });
+      group.entries.push(pushes ? { args, resolve, reject, pushes } : { args, resolve, reject });
       group.args += args.length;
       batch.entries++;
       batch.args += args.length;
@@ -123,7 +127,7 @@ export class SlotBatcher {
         const [one] = entries as [Entry];
         const { workflowId } = batch.groups[0]!;
         this.target.run(batch.name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared, ...one.args]).then(one.resolve, one.reject);
-        one.after?.();
+        this.sendPushes(entries);
         return;
       }
       const keys = batch.groups.map((g) => this.target.wfKey(g.workflowId));
@@ -143,9 +147,20 @@ export class SlotBatcher {
           else e.resolve(reply);
         });
       }, rejectAll);
-      for (const entry of entries) entry.after?.();
+      this.sendPushes(entries);
     } catch (error) {
       rejectAll(error);
     }
   }
+
+  /** The pushes of a batch's entries, right behind its call: one send for all of them. */
+  private sendPushes(entries: readonly Entry[]): void {
+    let all: QueuePush[] | undefined;
+    for (const entry of entries) if (entry.pushes) for (const push of entry.pushes.list) (all ??= []).push(push);
+    if (!all) return;
+    const sent = this.target.push(all);
+    sent.catch(() => undefined); // each entry's caller awaits it
+    for (const entry of entries) entry.pushes?.sent(sent);
+  }
+
 }
