@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { respWire, sendPrebuilt } from '../../core/resp-command.js';
 import { deferred, type Deferred } from './deferred.js';
-import { inOneWrite } from './wire.js';
+import { inOneWrite } from '../../core/one-write.js';
 
 /** ZREM replies are integers: nothing to decode. */
 const ZREM_OPTIONS = { replyEncoding: null };

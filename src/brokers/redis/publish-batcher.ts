@@ -12,7 +12,7 @@ import type { WireArg } from '../../core/resp-command.js';
 import { deferred, type Deferred } from './deferred.js';
 import type { QueueKeys } from './keys.js';
 import type { BrokerScripts, PublishCall } from './scripts.js';
-import { inOneWrite } from './wire.js';
+import { inOneWrite } from '../../core/one-write.js';
 
 /** Most entries per script call. */
 export const MAX_BATCH = 1_000;

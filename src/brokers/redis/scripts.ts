@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { respWire, sendPrebuilt, type WireArg } from '../../core/resp-command.js';
-import { inOneWrite } from './wire.js';
+import { inOneWrite } from '../../core/one-write.js';
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;

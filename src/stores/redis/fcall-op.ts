@@ -31,5 +31,5 @@ export function prebuiltOp(name: string, head: ReadonlyArray<WireArg>, ...tails:
 
 /** An {@link Op} of `client` as a command for the tick batcher. */
 export function batched<T>(client: Redis, op: Op): BatchedCommand<T> {
-  return { alone: () => op(client as unknown as ChainableCommander) as Promise<T>, queue: (pipeline) => void op(pipeline) };
+  return { alone: () => op(client as unknown as ChainableCommander) as Promise<T> };
 }

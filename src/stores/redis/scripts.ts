@@ -44,7 +44,7 @@ export class Scripts {
     /** The library this client calls (tests may pass another build). */
     readonly library: Library = storeLibrary(),
   ) {
-    this.batcher = new TickBatcher(client, 'redis store');
+    this.batcher = new TickBatcher(client);
   }
 
   /**

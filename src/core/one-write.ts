@@ -1,5 +1,6 @@
 /**
- * Several commands of a client in one socket write, without an ioredis `Pipeline`: the commands are sent one by
+ * Several commands of a client in one socket write (the Redis broker's hot commands, the Redis store's calls of
+ * one tick: core/tick-batcher.ts), without an ioredis `Pipeline`: the commands are sent one by
  * one (each an ordinary ioredis command: queued while offline, re-sent after a reconnect) while the socket is
  * corked, and leave together when it is uncorked, before this returns.
  */
