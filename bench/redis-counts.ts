@@ -1,8 +1,9 @@
 /**
  * Counting Redis traffic of a measured window, from both ends:
  * - client side, by wrapping ioredis `Redis.prototype.sendCommand` (every command, including those queued in a
- *   pipeline or MULTI, EVALSHA counted once) and `net.Socket.prototype.write` on sockets to the bench server
- *   (one write per lone request or per pipeline flush: a request that awaits a reply, i.e. a round trip);
+ *   pipeline or MULTI, EVALSHA counted once) and the socket's own flushes (`_write`, or `_writev` for what a
+ *   cork or a busy socket gathered) on sockets to the bench server: one per lone request or per batch of
+ *   requests that leave together, i.e. the writes that reach the kernel;
  * - server side, from `INFO stats` (`total_commands_processed`, which also counts commands run inside Lua,
  *   and `total_reads_processed`), `INFO cpu` (the server's CPU time) and `INFO commandstats` deltas.
  * BullMQ and braid both talk to Redis through the same ioredis module, so one wrap sees both.
@@ -48,11 +49,16 @@ export function installCounters(port: number): void {
     scriptNames.set(createHash('sha1').update(definition.lua).digest('hex'), name);
     return define.call(this, name, definition);
   };
-  const write = Socket.prototype.write as (...args: unknown[]) => boolean;
-  Socket.prototype.write = function counted(this: Socket, ...args: unknown[]): boolean {
-    if (this.remotePort === serverPort && !ignoredSockets.has(this)) tally.writes += 1;
-    return write.apply(this, args);
-  } as typeof Socket.prototype.write;
+  // Counted where the socket hands bytes to the kernel: `write()` calls made while a socket is corked (braid's
+  // one-write batches) or busy leave together as one `_writev`.
+  const proto3 = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+  for (const name of ['_write', '_writev'] as const) {
+    const flush = proto3[name];
+    proto3[name] = function counted(this: Socket, ...args: unknown[]): unknown {
+      if (this.remotePort === serverPort && !ignoredSockets.has(this)) tally.writes += 1;
+      return flush.apply(this, args);
+    };
+  }
 }
 
 /** Script sha1 -> the name it was defined under (ioredis `defineCommand`). */

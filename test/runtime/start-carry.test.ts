@@ -70,17 +70,22 @@ describe('start on one Redis server', { skip: redis.skip, timeout: 60_000 }, () 
     const add = a.task('add', (_ctx, x: number, y: number) => x + y);
     await a.start(add.s(0, 0)); // connected, scripts and queues in place
     const mon = await monitor(server.url);
+    // Writes that reach the kernel: a socket flushes through _write, or _writev for what a cork gathered.
     const writes = new Map<Socket, number>();
-    const write = Socket.prototype.write;
-    Socket.prototype.write = function counted(this: Socket, ...args: Parameters<Socket['write']>): boolean {
-      if (this.remotePort === server.port) writes.set(this, (writes.get(this) ?? 0) + 1);
-      return write.apply(this, args);
-    } as Socket['write'];
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    const flushes = { _write: proto._write, _writev: proto._writev };
+    for (const name of ['_write', '_writev'] as const) {
+      proto[name] = function counted(this: Socket, ...args: unknown[]): unknown {
+        if (this.remotePort === server.port) writes.set(this, (writes.get(this) ?? 0) + 1);
+        return flushes[name].apply(this, args);
+      };
+    }
     let wf;
     try {
       wf = await a.start(group(add.s(1, 2), add.s(3, 4)));
     } finally {
-      Socket.prototype.write = write;
+      proto._write = flushes._write;
+      proto._writev = flushes._writev;
     }
     await until(mon.seen, (s) => s.args[0] === 'ZADD' && s.args[1]?.endsWith(':marker') === true);
     mon.stop();
