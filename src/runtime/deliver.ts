@@ -175,10 +175,9 @@ export class DeliveryHandler {
    */
   private async continued(next: ContinuedNode, token: string): Promise<Claimed | undefined> {
     const { workflowId, nodeId, attempt, task } = next.message;
-    const free = this.continuations?.accepting() ? this.continuations.hold() : undefined;
+    const free = this.continuations?.hold();
     if (!free) {
-      const released = await this.kernel.store.release({ workflowId, nodeId, token }).catch(() => undefined);
-      if (released?.status === 'ok' && released.ready.length > 0) await publishReady(this.kernel, released.ready);
+      await this.handBack(new ContinuedDelivery(next, () => undefined), workflowId, nodeId, token);
       return undefined;
     }
     this.kernel.counters.add('continued');

@@ -209,7 +209,7 @@ export interface Store {
    * of the roots: Broker.pushFor), so none can overtake the create; resolves once all have answered. Only a
    * store on a Redis server offers it, for pushes meant for {@link Store.serverUrl}.
    */
-  createAndSend?(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean; ready: ReadyNode[] }>;
+  createAndSend?(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean }>;
   /** The server `createAndSend` sends to (the store's connection URL). */
   readonly serverUrl?: string;
   claim(request: ClaimRequest): Promise<ClaimResult>;

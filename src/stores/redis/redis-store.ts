@@ -108,7 +108,8 @@ export class RedisStore implements Store {
   }
 
   async create(workflowId: string, graph: StoredGraph): Promise<{ created: boolean; ready: ReadyNode[] }> {
-    return this.createThen(workflowId, graph, []);
+    const { created } = await this.createAndSend(workflowId, graph, []);
+    return { created, ready: created ? rootMessages(workflowId, graph) : [] };
   }
 
   /**
@@ -117,11 +118,7 @@ export class RedisStore implements Store {
    * workflow exists, and start costs one round trip instead of two. The pushes of the creates batched in one
    * call go together, one `RPUSH` per list and one `ZADD` per marker.
    */
-  async createAndSend(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean; ready: ReadyNode[] }> {
-    return this.createThen(workflowId, graph, pushes);
-  }
-
-  private async createThen(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean; ready: ReadyNode[] }> {
+  async createAndSend(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean }> {
     this.keys.wf(workflowId); // an invalid id throws CanvasError before anything is sent
     let pushed: Promise<unknown> | undefined;
     // The index write leaves before the create on the same connection (SlotBatcher beforeSend), so Redis
@@ -133,9 +130,8 @@ export class RedisStore implements Store {
     ]);
     await pushed;
     const { created, settled } = createFrom(reply);
-    if (!created) return { created: false, ready: [] };
     if (settled) this.unindexLater(workflowId, 0);
-    return { created: true, ready: rootMessages(workflowId, graph) };
+    return { created };
   }
 
   /** Broker pushes in this tick's write: one `RPUSH` per list (entries in order), then one `ZADD` per marker. */
@@ -171,9 +167,7 @@ export class RedisStore implements Store {
       r.nodeId, r.token, r.result, r.ignoreResult ? '1' : '0',
       next?.token ?? '', next ? String(next.leaseMs) : '', next ? queueList(next.queues) : '',
     ]);
-    const { run, ...result } = completeFrom(reply, r.workflowId);
-    if (result.settled) this.unindexLater(r.workflowId, run);
-    return result;
+    return this.committed(r.workflowId, completeFrom(reply, r.workflowId));
   }
 
   async fail(r: CommitRequest & { error: ErrorInfo }): Promise<CommitResult> {
@@ -263,11 +257,12 @@ export class RedisStore implements Store {
 
   private async commit(name: WorkflowScript, r: CommitRequest, args: string[]): Promise<CommitResult> {
     if (!isWorkflowId(r.workflowId)) return { status: 'orphan', ready: [] };
-    return this.committed(r.workflowId, await this.run(name, r.workflowId, [r.nodeId, r.token, ...args]));
+    return this.committed(r.workflowId, commitFrom(await this.run(name, r.workflowId, [r.nodeId, r.token, ...args]), r.workflowId));
   }
 
-  private committed(workflowId: string, reply: Reply): CommitResult {
-    const { run, ...result } = commitFrom(reply, workflowId);
+  /** A commit's result, once its settle (if any) has its index drop queued. */
+  private committed(workflowId: string, parsed: CommitResult & { run: number }): CommitResult {
+    const { run, ...result } = parsed;
     if (result.settled) this.unindexLater(workflowId, run);
     return result;
   }
