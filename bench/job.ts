@@ -28,16 +28,19 @@ async function runMemoryChord(spec: JobSpec): Promise<JobResult> {
 }
 
 /**
- * A run of the same shape first, so both libraries are measured warm: smaller for (a) and (c), whose per-task
- * paths do not depend on the size; a chord of the measured size for (b), whose create, fan-out and fan-in
- * code paths (and Redis' allocations for a big graph) a 100-chord leaves cold.
+ * The measured workload once first, so both libraries are measured warm (JIT tiered up, scripts loaded, Redis'
+ * allocations made): a smaller copy left them cold, e.g. 1,000 tasks before (a)'s 20,000 (a producer-only loop
+ * costs 66 us of Node CPU per start the first time through 20,000 and 27-32 us after) and a 100-chord before
+ * (b)'s 10,000. (d) runs 2,000 single tasks first, ten times the 200 it measures: after 500, V8 was still
+ * compiling in the background of the measured runs (braid 0.67 vs BullMQ 0.63 ms median, 1,182 vs 1,000 us
+ * of Node CPU per run; after 2,000, 0.35 vs 0.45 ms and 384 vs 604 us).
  */
 async function warmUp(work: Workload, spec: JobSpec): Promise<void> {
   switch (spec.kind) {
     case 'a': await work.independent(spec.size); break;
     case 'b': await work.chord(spec.size); break;
-    case 'c': await work.chain(Math.min(10, spec.size)); break;
-    case 'd': for (let i = 0; i < 500; i += 1) await work.single(); break;
+    case 'c': await work.chain(spec.size); break;
+    case 'd': for (let i = 0; i < 10 * spec.size; i += 1) await work.single(); break;
     case 'memory-chord': break;
   }
 }
