@@ -6,6 +6,7 @@
  */
 import type { Recipe } from '../../canvas/graph.js';
 import type { ErrbackNodeSpec, NodeSpec, StoredGraph } from '../store.js';
+import { SpecTexts } from './spec-text.js';
 
 /**
  * A recipe as a flat token list: `'['` and `']'` open and close a list, anything else is a node id. Iterative,
@@ -52,6 +53,28 @@ export function initialRecord(spec: NodeSpec, replacing?: string, cache: Quoted 
   return `${rec}}`;
 }
 
+/**
+ * The initial records of one graph's nodes ({@link initialRecord}): the last one is reused while the next node
+ * has the same task, dispatch, errbacks, dependency count and input presence (every header node of a chord).
+ */
+class RecordTexts {
+  private last: NodeSpec | undefined;
+  private lastText = '';
+  private readonly cache: Quoted = new Map();
+
+  constructor(private readonly replacing: string | undefined) {}
+
+  text(spec: NodeSpec): string {
+    const last = this.last;
+    if (last === undefined || spec.task !== last.task || spec.dispatch !== last.dispatch || spec.errbacks !== last.errbacks ||
+      spec.deps.length !== last.deps.length || !spec.input !== !last.input) {
+      this.lastText = initialRecord(spec, this.replacing, this.cache);
+    }
+    this.last = spec;
+    return this.lastText;
+  }
+}
+
 function errbackArgs(e: ErrbackNodeSpec): string[] {
   const d = e.dispatch;
   const route: Record<string, unknown> = { t: e.task, imm: e.immutable, qu: d.queue, c: d.countdownMs, m: d.maxRedeliveries };
@@ -59,52 +82,69 @@ function errbackArgs(e: ErrbackNodeSpec): string[] {
   return [JSON.stringify(route), JSON.stringify(e.args), JSON.stringify(e.options), JSON.stringify(d)];
 }
 
-interface Digest {
-  /** Per node: id, spec, initial record, deps, dependents within the graph, input tokens (and a root's countdown). */
-  nodes: string[];
+/** `JSON.stringify(ids)` for a list of ids; a one-id list (every chord header's dependents) from `singles`. */
+function idList(ids: readonly string[], singles: Quoted): string {
+  if (ids.length !== 1) return JSON.stringify(ids);
+  const only = ids[0]!;
+  let json = singles.get(only);
+  if (json === undefined) singles.set(only, (json = `[${JSON.stringify(only)}]`));
+  return json;
+}
+
+/** Who depends on whom: per node (by position) its dependents within the graph, and those of nodes outside it. */
+interface Dependents {
+  within: Array<string[] | undefined>;
   /** Dependents of nodes outside the graph (replace only), in the order they are added. */
   outside: Map<string, string[]>;
 }
 
-/** `JSON.stringify(ids)` for a list of ids; a one-id list (every chord header's dependents) from `cache`. */
-function idList(ids: readonly string[], cache: Quoted): string {
-  if (ids.length !== 1) return JSON.stringify(ids);
-  const only = ids[0]!;
-  let json = cache.get(`[${only}`);
-  if (json === undefined) cache.set(`[${only}`, (json = `[${JSON.stringify(only)}]`));
-  return json;
+/**
+ * The dependents of each node. A dependency counts within the graph only when it was added before the node (or
+ * is the node), as `addNode` does; nodes of one id (never made by compile) share one list, as there.
+ */
+function dependentsOf(nodes: readonly NodeSpec[], replacing: string | undefined): Dependents {
+  const outside = new Map<string, string[]>();
+  if (nodes.length <= 1 && replacing === undefined) return { within: [], outside };
+  const within = new Array<string[] | undefined>(nodes.length).fill(undefined);
+  const first = new Map<string, number>();
+  for (let i = 0; i < nodes.length; i++) {
+    const id = nodes[i]!.id;
+    if (!first.has(id)) first.set(id, i);
+  }
+  for (let i = 0; i < nodes.length; i++) {
+    const spec = nodes[i]!;
+    for (const dep of spec.deps) {
+      const at = first.get(dep);
+      if (at !== undefined && at > i) continue;
+      const list = at === undefined ? outside.get(dep) : within[at];
+      if (list) list.push(spec.id);
+      else if (at === undefined) outside.set(dep, [spec.id]);
+      else within[at] = [spec.id];
+    }
+  }
+  if (first.size < nodes.length) nodes.forEach((spec, i) => (within[i] = within[first.get(spec.id)!]));
+  return { within, outside };
 }
 
 /**
  * Per-node slots onto `out`: id, spec, initial record, deps, dependents within the graph, input tokens (and,
- * with `rootCountdowns`, a root's countdown). A dependency counts for dependents only when it was added before
- * the node (or is the node), as `addNode` does.
+ * with `rootCountdowns`, a root's countdown). Returns the dependents of nodes outside the graph.
  */
 function digest(graph: StoredGraph, out: string[], replacing?: string, rootCountdowns = false): Map<string, string[]> {
-  const cache: Quoted = new Map();
-  const outside = new Map<string, string[]>();
-  const next = new Map<string, string[]>();
-  if (graph.nodes.length > 1 || replacing !== undefined) {
-    const inGraph = new Set(graph.nodes.map((n) => n.id));
-    const seen = new Set<string>();
-    for (const spec of graph.nodes) {
-      seen.add(spec.id);
-      for (const dep of spec.deps) {
-        const into = seen.has(dep) ? next : inGraph.has(dep) ? undefined : outside;
-        if (!into) continue;
-        const list = into.get(dep);
-        if (list) list.push(spec.id);
-        else into.set(dep, [spec.id]);
-      }
-    }
-  }
-  for (const spec of graph.nodes) {
-    const dependents = next.get(spec.id);
+  const { within, outside } = dependentsOf(graph.nodes, replacing);
+  const singles: Quoted = new Map();
+  // One node (the throughput path) shares nothing with another: its spec is written whole.
+  const specs = graph.nodes.length > 1 ? new SpecTexts() : undefined;
+  const records = new RecordTexts(replacing);
+  for (let i = 0; i < graph.nodes.length; i++) {
+    const spec = graph.nodes[i]!;
+    const dependents = within[i];
     const root = spec.deps.length === 0;
+    const deps = root ? '[]' : idList(spec.deps, singles);
     out.push(
-      spec.id, JSON.stringify(spec), initialRecord(spec, replacing, cache),
-      root ? '' : idList(spec.deps, cache),
-      dependents ? idList(dependents, cache) : '',
+      spec.id, specs ? specs.text(spec, deps) : JSON.stringify(spec), records.text(spec),
+      root ? '' : deps,
+      dependents ? idList(dependents, singles) : '',
       spec.input ? JSON.stringify(recipeTokens(spec.input)) : '',
     );
     if (rootCountdowns) out.push(root ? String(spec.dispatch.countdownMs) : '');
