@@ -4,8 +4,8 @@
  * list's entries in publish order) and its delayed entries as one `delayMany` call, at most {@link MAX_BATCH}
  * entries and about {@link MAX_BATCH_BYTES} per call so a 10,000-node fan-out (or a tick of large bodies) never
  * holds Redis for long. Several calls share one socket write (wire.ts), in the order their first publish was
- * made; each is an `EVALSHA` whose bytes are written once (scripts.ts). Every publish settles with its call's
- * outcome. ioredis auto-pipelining would instead hold them until `setImmediate` (0.2-0.4 ms on a busy worker).
+ * made, behind the acks lingering on the connection (ack-batcher.ts); each is an `EVALSHA` whose bytes are
+ * written once (scripts.ts). Every publish settles with its call's outcome. ioredis auto-pipelining would instead hold them until `setImmediate` (0.2-0.4 ms on a busy worker).
  */
 import type { Redis } from 'ioredis';
 import type { WireArg } from '../../core/resp-command.js';
@@ -79,7 +79,8 @@ export class PublishBatcher {
   private readonly ready = new Map<QueueKeys, Batch>();
   private readonly delayed = new Map<QueueKeys, Batch>();
 
-  constructor(private readonly client: Redis, private readonly scripts: BrokerScripts) {}
+  /** @param before - sends, first in the same write, what else waits for a write on `client` (lingering acks). */
+  constructor(private readonly client: Redis, private readonly scripts: BrokerScripts, private readonly before: () => void = () => undefined) {}
 
   /** Appends `entry` to the ready list of `priority` at the end of this tick; resolves once Redis has it. */
   push(keys: QueueKeys, priority: number, entry: Buffer): Promise<void> {
@@ -109,13 +110,9 @@ export class PublishBatcher {
     this.batches = [];
     this.ready.clear();
     this.delayed.clear();
-    if (batches.length === 1) {
-      const [batch] = batches as [Batch];
-      this.scripts.publish(batch.call()).then(batch.done.resolve, batch.done.reject);
-      return;
-    }
     // One socket write for all of them, in the order their first publish was made.
     inOneWrite(this.client, () => {
+      this.before();
       for (const batch of batches) this.scripts.publish(batch.call()).then(batch.done.resolve, batch.done.reject);
     });
   }

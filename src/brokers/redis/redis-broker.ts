@@ -18,7 +18,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker, ConsumeOptions, Consumer, DeadLetter, Delivery, PublishOptions } from '../broker.js';
 import { checkPublishOptions } from '../memory/options.js';
-import { AckBatcher } from './ack-batcher.js';
+import { AckBatcher, DEFAULT_ACK_LINGER_MS } from './ack-batcher.js';
 import { closeConnection, openConnection } from './connection.js';
 import { readDeadLetters } from './dead-letters.js';
 import { encodeEntry, idGenerator } from './entry.js';
@@ -44,6 +44,11 @@ export interface RedisBrokerOptions {
   defaultLeaseMs?: number;
   /** Dead letters kept per queue (default 10,000). */
   maxDeadLetters?: number;
+  /**
+   * How long an ack may linger for a write the broker makes anyway (a take, a publish, an idle consumer's block)
+   * before it leaves on its own (ms, default 3); never more than a twentieth of the consumer's lease.
+   */
+  ackLingerMs?: number;
   /** Extra ioredis options (TLS, username, ...); the broker's own settings win where they overlap. */
   redisOptions?: RedisOptions;
 }
@@ -80,8 +85,11 @@ export class RedisBroker implements Broker {
       socketTimeoutMs: 10_000,
       defaultLeaseMs: 30_000,
       maxDeadLetters: 10_000,
+      ackLingerMs: DEFAULT_ACK_LINGER_MS,
       ...options,
     };
+    const { ackLingerMs } = this.options;
+    if (!Number.isFinite(ackLingerMs) || ackLingerMs < 0) throw new RangeError(`ackLingerMs must be a finite number >= 0, got ${String(ackLingerMs)}`);
   }
 
   /** Opens the command connection; `ConfigError` for a bad URL or an unreachable server. */
@@ -100,8 +108,10 @@ export class RedisBroker implements Broker {
     );
     this.main = main;
     this.scripts = defineBrokerScripts(main);
-    this.acks = new AckBatcher(main);
-    this.publishes = new PublishBatcher(main, this.scripts);
+    const acks = new AckBatcher(main, this.options.logger);
+    this.acks = acks;
+    // Lingering acks leave in the write of the next publish.
+    this.publishes = new PublishBatcher(main, this.scripts, () => acks.sendNow());
   }
 
   /** Queues need no declaration in Redis; names are checked. */
@@ -171,7 +181,7 @@ export class RedisBroker implements Broker {
     }
   }
 
-  /** Stops every consumer (giving back what they hold), flushes acks and closes the connections. */
+  /** Stops every consumer (giving back what they hold), flushes the acks that linger and closes the connections. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -205,6 +215,7 @@ export class RedisBroker implements Broker {
     return {
       scripts: this.scripts as BrokerScripts,
       acks: this.acks as AckBatcher,
+      ackLingerMs: this.options.ackLingerMs,
       keys: (queue) => this.keys(queue),
       blockingConnection: () => {
         const blocking = main.duplicate({

@@ -25,7 +25,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Consumer, Delivery } from '../broker.js';
 import { HeldSlots } from '../held-slots.js';
-import type { AckBatcher } from './ack-batcher.js';
+import { ackLingerFor, type AckBatcher } from './ack-batcher.js';
+import { inOneWrite } from '../../core/one-write.js';
 import { dropConnection } from './connection.js';
 import { decodeEntry } from './entry.js';
 import type { QueueKeys } from './keys.js';
@@ -36,6 +37,8 @@ import { blockThenTake, type BrokerScripts, type TakeArgs, type TakeReply } from
 export interface ConsumerContext {
   readonly scripts: BrokerScripts;
   readonly acks: AckBatcher;
+  /** How long an ack may linger for another write (ms), before the cap by the lease (ack-batcher.ts). */
+  readonly ackLingerMs: number;
   keys(queue: string): QueueKeys;
   /** A new connection for blocking reads (one per consumer), with the broker scripts defined on it. */
   blockingConnection(): Redis;
@@ -97,6 +100,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped: Promise<void> | undefined;
   private readonly abort = new AbortController();
+  /** How long this consumer's acks may linger while it runs (ms). */
+  private readonly ackLingerMs: number;
 
   constructor(
     private readonly ctx: ConsumerContext,
@@ -108,6 +113,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.queueKeys = queues.map((queue) => ctx.keys(queue));
     this.takeKeys = this.queueKeys.map((keys) => [...keys.lists, keys.inflight, keys.delayed, keys.marker]);
     this.blocking = this.openBlocking();
+    this.ackLingerMs = ackLingerFor(ctx.ackLingerMs, leaseMs);
   }
 
   /** Starts the loop, the lease renewal and the watchdog. */
@@ -135,10 +141,16 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.wakeForRoom();
   }
 
-  /** @internal */
+  /**
+   * Frees the delivery's prefetch slot and queues its `ZREM`, which lingers for a write this broker makes anyway
+   * (ack-batcher.ts), or goes on the next turn once this consumer stopped. Resolves once queued, as an AMQP ack
+   * resolves once handed to its channel: `stop()` and the broker's `close()` wait until Redis applied it.
+   * @internal
+   */
   ackDelivery(delivery: RedisDelivery): Promise<void> {
     if (this.held.delete(delivery)) this.wakeForRoom();
-    return this.ctx.acks.ack(this.ctx.keys(delivery.queue).inflight, delivery.entry);
+    this.ctx.acks.ack(this.ctx.keys(delivery.queue).inflight, delivery.entry, this.active ? this.ackLingerMs : 0);
+    return Promise.resolve();
   }
 
   /** @internal */
@@ -169,7 +181,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     await this.loop.catch(() => undefined);
     const held = [...this.held];
     this.held.clear();
-    await this.giveBack(held);
+    // What lingers leaves now, so stop() returns with every ack made so far applied.
+    await Promise.all([this.ctx.acks.flush(), this.giveBack(held)]);
   }
 
   private isCurrent(generation: number): boolean {
@@ -250,8 +263,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     if (waitMs > 0) {
       ({ takes: settled, blockError: failure } = await this.blockThenTakes(waitMs, takes));
     } else {
-      // The acks held so far leave first, in the same socket write as the takes.
-      settled = await Promise.allSettled(this.ctx.scripts.takeMany(takes, this.leaseMs, SWEEP_LIMIT, () => void this.ctx.acks.flush()));
+      // The acks lingering so far leave first, in the same socket write as the takes.
+      settled = await Promise.allSettled(this.ctx.scripts.takeMany(takes, this.leaseMs, SWEEP_LIMIT, () => this.ctx.acks.sendNow()));
     }
     let taken = 0;
     let drained = true;
@@ -299,8 +312,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
 
   /**
    * Blocks on the markers of every queue (rotated, so no queue always wins) for `waitMs` at most, the takes
-   * pipelined behind the block. The server checks block timeouts only at its `hz` (100 ms by default), so a wait
-   * for a delayed message's due time may end up to 1/hz late.
+   * pipelined behind the block and the acks lingering so far in front of it, all in one write. The server checks
+   * block timeouts only at its `hz` (100 ms by default), so a wait for a delayed message's due time may end up
+   * to 1/hz late.
    * A failed block comes back as `blockError` (so the loop backs off rather than spinning). Rejects at once when
    * this consumer drops the connection meanwhile: takes that ran anyway come back when their lease lapses.
    */
@@ -309,7 +323,12 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     const shift = this.cursor % markers.length;
     const rotated = [...markers.slice(shift), ...markers.slice(0, shift)];
     const link = this.blocking;
-    return link.unlessDropped(blockThenTake(link.redis, rotated, waitMs, takes, this.leaseMs, SWEEP_LIMIT));
+    // The acks lingering so far go first, in the same write: an idle consumer's block is the write it makes anyway.
+    const sent = inOneWrite(link.redis, () => {
+      this.ctx.acks.flushVia(link.redis, link.unlessDropped);
+      return blockThenTake(link.redis, rotated, waitMs, takes, this.leaseMs, SWEEP_LIMIT);
+    });
+    return link.unlessDropped(sent);
   }
 
   /** A fresh blocking connection. */

@@ -27,7 +27,10 @@ export class RedisDelivery implements Delivery {
     readonly redelivered: boolean,
   ) {}
 
-  /** Removes the message for good; a second call returns the first call's promise. */
+  /**
+   * Removes the message for good: its `ZREM` lingers a few ms for a write the broker makes anyway
+   * (ack-batcher.ts); resolves once queued. A second call returns the first call's promise.
+   */
   ack(): Promise<void> {
     this.acked ??= this.owner.ackDelivery(this);
     return this.acked;
