@@ -4,6 +4,7 @@
  * gets a reason code for the dead letter; nothing here throws.
  */
 import type { Envelope } from '../brokers/broker.js';
+import { plainEnvelopeBytes } from './envelope-bytes.js';
 import { isWorkflowId } from './ids.js';
 
 /** Current envelope version. */
@@ -11,6 +12,8 @@ export const ENVELOPE_VERSION = 1;
 
 /** Encodes an envelope as a message body. */
 export function encodeEnvelope(envelope: Omit<Envelope, 'v'>): Buffer {
+  const plain = plainEnvelopeBytes(ENVELOPE_VERSION, envelope.workflowId, envelope.nodeId, envelope.attempt, envelope.task);
+  if (plain !== undefined) return plain;
   // The same text as JSON.stringify of { v, workflowId, nodeId, attempt, task }, without the object.
   return Buffer.from(`{"v":${ENVELOPE_VERSION},"workflowId":${JSON.stringify(envelope.workflowId)},"nodeId":${JSON.stringify(envelope.nodeId)},"attempt":${JSON.stringify(envelope.attempt)},"task":${JSON.stringify(envelope.task)}}`);
 }

@@ -29,11 +29,14 @@ export function createRecord(id: string, graph: StoredGraph, now: number, keepHi
  * store answers (a store that returns them, or a caller that sends them with the create, builds them here).
  */
 export function rootMessages(workflowId: string, graph: StoredGraph): ReadyNode[] {
-  return graph.nodes.filter((spec) => spec.deps.length === 0).map((spec) => {
+  const out: ReadyNode[] = [];
+  for (const spec of graph.nodes) {
+    if (spec.deps.length !== 0) continue;
     const d = spec.dispatch;
-    return {
-      workflowId, nodeId: spec.id, task: spec.task, attempt: 1, queue: d.queue,
-      ...(d.priority !== undefined ? { priority: d.priority } : {}), delayMs: d.countdownMs,
-    };
-  });
+    // Two literals rather than a spread of an optional part: one message per header node of a chord.
+    out.push(d.priority === undefined
+      ? { workflowId, nodeId: spec.id, task: spec.task, attempt: 1, queue: d.queue, delayMs: d.countdownMs }
+      : { workflowId, nodeId: spec.id, task: spec.task, attempt: 1, queue: d.queue, priority: d.priority, delayMs: d.countdownMs });
+  }
+  return out;
 }
