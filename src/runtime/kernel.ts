@@ -118,7 +118,11 @@ function publishOne(kernel: Kernel, node: ReadyNode): Promise<void> {
   return kernel.broker.publish(node.queue, body, publishOptions(node));
 }
 
+/** The options of a message due now without a priority (most of them): one object for all. */
+const IMMEDIATE: PublishOptions = Object.freeze({});
+
 function publishOptions(node: ReadyNode): PublishOptions {
+  if (node.delayMs <= 0 && node.priority === undefined) return IMMEDIATE;
   return { ...(node.delayMs > 0 ? { delayMs: node.delayMs } : {}), ...(node.priority !== undefined ? { priority: node.priority } : {}) };
 }
 

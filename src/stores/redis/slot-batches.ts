@@ -126,7 +126,8 @@ export class SlotBatcher {
       if (entries.length === 1) {
         const [one] = entries as [Entry];
         const { workflowId } = batch.groups[0]!;
-        this.target.run(batch.name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared, ...one.args]).then(one.resolve, one.reject);
+        // concat, not a spread: a lone create's arguments may be hundreds of thousands of strings.
+        this.target.run(batch.name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared].concat(one.args)).then(one.resolve, one.reject);
         this.sendPushes(entries);
         return;
       }
