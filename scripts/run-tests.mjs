@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [filter...]  — a filter keeps files whose path contains it.
+// BRAID_TEST_CONCURRENCY: files run at once (default 2); BRAID_TEST_TIMEOUT_MS: bound per test and suite.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -22,9 +23,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.BRAID_TEST_CONCURRENCY ?? '2';
+// Each test and suite fails after this long instead of hanging until CI's limit (the longest suite, a fault
+// test, takes about a minute on a loaded 2-core machine).
+const timeoutMs = process.env.BRAID_TEST_TIMEOUT_MS ?? '300000';
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 );
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
