@@ -8,6 +8,7 @@
  * does.
  */
 import { Command } from 'ioredis';
+import { decimalDigits, writeDecimal } from './decimal.js';
 
 /**
  * How a prebuilt command decodes its reply and what ioredis may read of it. `replyEncoding` null keeps bulk
@@ -62,21 +63,6 @@ const HAS_UTF8_WRITE = typeof (Buffer.prototype as unknown as Partial<RawWrite>)
  */
 const SHORT = 32;
 
-/** Decimal digits of a non-negative integer. */
-function digits(n: number): number {
-  return n < 10 ? 1 : n < 100 ? 2 : n < 1_000 ? 3 : n < 10_000 ? 4 : String(n).length;
-}
-
-/** Writes `n` in decimal at `at`; returns the offset after it. */
-function writeInt(buffer: Buffer, at: number, n: number): number {
-  const end = at + digits(n);
-  for (let i = end - 1; i >= at; i--) {
-    buffer[i] = 48 + (n % 10);
-    n = Math.floor(n / 10);
-  }
-  return end;
-}
-
 /** An argument of {@link respWire}: a Buffer is written as is (binary-safe). */
 export type WireArg = string | number | Buffer;
 
@@ -93,23 +79,23 @@ export function respWire(head: ReadonlyArray<WireArg>, ...tails: ReadonlyArray<R
     for (const arg of part) {
       const length = typeof arg === 'string' ? arg.length : typeof arg === 'number' ? String(arg).length : arg.length;
       count += 1;
-      size += 5 + digits(length) + length;
+      size += 5 + decimalDigits(length) + length;
       if (length > longest && typeof arg === 'string') longest = length;
     }
   }
-  size += 3 + digits(count);
+  size += 3 + decimalDigits(count);
   // Lengths count UTF-16 units, which are UTF-8 bytes only for ASCII. The slack lets any one argument encode
   // whole (at most 3 bytes a unit), so a longer write than its length shows it is not ASCII.
   const buffer = Buffer.allocUnsafe(size + 2 * longest);
   buffer[0] = 42;
-  let at = writeInt(buffer, 1, count);
+  let at = writeDecimal(buffer, 1, count);
   buffer[at++] = 13;
   buffer[at++] = 10;
   for (const part of parts) {
     for (const arg of part) {
       if (typeof arg === 'object') {
         buffer[at++] = 36;
-        at = writeInt(buffer, at, arg.length);
+        at = writeDecimal(buffer, at, arg.length);
         buffer[at++] = 13;
         buffer[at++] = 10;
         buffer.set(arg, at);
@@ -120,7 +106,7 @@ export function respWire(head: ReadonlyArray<WireArg>, ...tails: ReadonlyArray<R
       }
       const s = typeof arg === 'string' ? arg : String(arg);
       buffer[at++] = 36;
-      at = writeInt(buffer, at, s.length);
+      at = writeDecimal(buffer, at, s.length);
       buffer[at++] = 13;
       buffer[at++] = 10;
       if (s.length <= SHORT) {

@@ -5,6 +5,7 @@
  * copied here, without a JSON string per field, a template string and an encoder call per message (a chord of
  * 10,000 headers encodes 10,000 bodies in one start).
  */
+import { decimalDigits, writeDecimal } from '../core/decimal.js';
 
 /** The constant parts of the text after the version, in order, as bytes. */
 const PARTS = [',"workflowId":"', '","nodeId":"', '","attempt":', ',"task":"', '"}'].map((part) => Buffer.from(part));
@@ -31,32 +32,17 @@ function copyPlain(out: Buffer, at: number, s: string): number {
   return at + s.length;
 }
 
-/** Decimal digits of a positive integer. */
-function digitCount(n: number): number {
-  let count = 1;
-  for (; n >= 10; n = Math.floor(n / 10)) count += 1;
-  return count;
-}
-
-/** Writes the positive integer `n` in decimal at `at`, in `digits` bytes; returns the offset after it. */
-function writeDigits(out: Buffer, at: number, n: number, digits: number): number {
-  for (let i = at + digits - 1; i >= at; i--, n = Math.floor(n / 10)) out[i] = 48 + (n % 10);
-  return at + digits;
-}
-
 /**
  * The body's bytes when the version and attempt are positive safe integers and the other fields plain (see
  * above); `undefined` otherwise, and the caller encodes the body with `JSON.stringify`.
  */
 export function plainEnvelopeBytes(version: number, workflowId: string, nodeId: string, attempt: number, task: string): Buffer | undefined {
   if (!Number.isSafeInteger(attempt) || attempt < 1 || !Number.isSafeInteger(version) || version < 1) return undefined;
-  const versionDigits = digitCount(version);
-  const attemptDigits = digitCount(attempt);
-  const out = Buffer.allocUnsafe(CONSTANT + versionDigits + workflowId.length + nodeId.length + attemptDigits + task.length);
-  let at = writeDigits(out, copyPart(out, 0, OPEN), version, versionDigits);
+  const out = Buffer.allocUnsafe(CONSTANT + decimalDigits(version) + workflowId.length + nodeId.length + decimalDigits(attempt) + task.length);
+  let at = writeDecimal(out, copyPart(out, 0, OPEN), version);
   if ((at = copyPlain(out, copyPart(out, at, WORKFLOW_ID), workflowId)) < 0) return undefined;
   if ((at = copyPlain(out, copyPart(out, at, NODE_ID), nodeId)) < 0) return undefined;
-  at = copyPart(out, writeDigits(out, copyPart(out, at, ATTEMPT), attempt, attemptDigits), TASK);
+  at = copyPart(out, writeDecimal(out, copyPart(out, at, ATTEMPT), attempt), TASK);
   if ((at = copyPlain(out, at, task)) < 0) return undefined;
   copyPart(out, at, CLOSE);
   return out;

@@ -69,7 +69,7 @@ export class AckBatcher {
   /** Sends what lingers on the command connection now (called before a take or a publish there: one write). */
   sendNow(): void {
     const batches = this.takePending();
-    if (batches !== undefined) void this.send(this.redis, batches, unguarded, (...failure) => this.failed(...failure));
+    if (batches !== undefined) void this.send(this.redis, batches, unguarded, this.failed);
   }
 
   /** Sends what lingers now; resolves once Redis answered every ack sent so far, here or elsewhere (never rejects). */
@@ -87,7 +87,7 @@ export class AckBatcher {
     if (connection.status !== 'ready') return;
     const batches = this.takePending();
     if (batches === undefined) return;
-    this.send(connection, batches, guard, (key, entries) => this.send(this.redis, new Map([[key, entries]]), unguarded, (...again) => this.failed(...again)));
+    this.send(connection, batches, guard, (key, entries) => this.send(this.redis, new Map([[key, entries]]), unguarded, this.failed));
   }
 
   private leaveWithin(lingerMs: number): void {
@@ -143,7 +143,8 @@ export class AckBatcher {
     return Promise.all(keys).then(() => undefined);
   }
 
-  private failed(key: string, entries: Buffer[], error: unknown): void {
+  /** Reports acks that failed on the command connection (a function field: passed as a callback). */
+  private readonly failed = (key: string, entries: Buffer[], error: unknown): void => {
     this.logger?.warn({ err: error, key, acks: entries.length }, 'redis broker: ack failed; its messages come back after their lease and are dropped as stale');
-  }
+  };
 }

@@ -50,6 +50,9 @@ export interface ConsumerContext {
   readonly maxDeadLetters: number;
 }
 
+/** What an ack answers once queued: one settled promise for all of them. */
+const QUEUED: Promise<void> = Promise.resolve();
+
 /** Most entries asked of one queue in one take. */
 const MAX_TAKE = 1_000;
 /** Most entries one take promotes from delayed or reclaims from lapsed leases. */
@@ -150,7 +153,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   ackDelivery(delivery: RedisDelivery): Promise<void> {
     if (this.held.delete(delivery)) this.wakeForRoom();
     this.ctx.acks.ack(this.ctx.keys(delivery.queue).inflight, delivery.entry, this.active ? this.ackLingerMs : 0);
-    return Promise.resolve();
+    return QUEUED;
   }
 
   /** @internal */

@@ -21,7 +21,7 @@ function hasSpecKeys(spec: object): boolean {
 
 /** `JSON.stringify` of a value that is written as a key's value (`undefined` when it would drop the key). */
 function valueText(value: unknown): string | undefined {
-  return value === null ? 'null' : (JSON.stringify(value) as string | undefined);
+  return JSON.stringify(value) as string | undefined;
 }
 
 /**
