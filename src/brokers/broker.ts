@@ -12,6 +12,7 @@
  */
 
 import type { QueuePush } from '../core/queue-push.js';
+import type { WriteCarrier } from '../core/write-carrier.js';
 
 /** One message body: ids only (RELIABILITY §1.2). */
 export interface Envelope {
@@ -98,6 +99,11 @@ export interface Broker {
   pushFor?(queue: string, body: Buffer, options?: PublishOptions): QueuePush | undefined;
   /** The server `pushFor` pushes are for (the broker's connection URL). */
   readonly serverUrl?: string;
+  /**
+   * Where a store on this broker's server may let its claims ride in the writes this broker's consumers are
+   * about to make (core/write-carrier.ts, Store.rideWith). Only a broker whose messages live in Redis has one.
+   */
+  readonly carrier?: WriteCarrier;
   /** Short name for logs: `memory`, `redis`, `amqp`. */
   readonly kind: string;
   /** Connects (and fails with ConfigError when the server cannot be reached). */

@@ -14,7 +14,7 @@ import type { TaskContext } from './context.js';
 import { buildStoredGraph } from './fragment.js';
 import { WorkflowHandle, type HandleHost } from './handle.js';
 import { assertWorkflowId, newWorkflowId } from './ids.js';
-import { Counters, createAndPublish, declareGraphQueues, publishReady, type Kernel } from './kernel.js';
+import { Counters, createAndPublish, declareGraphQueues, joinCarrier, publishReady, type Kernel } from './kernel.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { defaultLogger } from './logger.js';
 import { TaskRegistry, type AnyHandler, type Routes } from './registry.js';
@@ -251,6 +251,7 @@ export class App {
     if (schemeOf(this.storeUrl()) === 'memory' && schemeOf(this.brokerUrl()) !== 'memory') {
       this.logger.warn('the store is memory:// while the broker is remote: workers in other processes cannot see this app\'s workflows');
     }
+    joinCarrier(store, broker);
     const kernel: Kernel = { store, broker, registry: this.registry, logger: this.logger, limits: this.limits, random: this.options.random ?? Math.random, counters: this.counters };
     this.kernelValue = kernel;
     if (this.options.eager) {

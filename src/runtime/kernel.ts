@@ -127,6 +127,15 @@ function publishOptions(node: ReadyNode): PublishOptions {
 }
 
 /**
+ * When store and broker are on one Redis server, the store's claims ride in the block a broker consumer writes
+ * right after handing their deliveries out (Store.rideWith, Broker.carrier): one socket write instead of two
+ * for an idle worker's next node.
+ */
+export function joinCarrier(store: Store, broker: Broker): void {
+  if (store.rideWith && broker.carrier && store.serverUrl !== undefined && store.serverUrl === broker.serverUrl) store.rideWith(broker.carrier);
+}
+
+/**
  * Stores a new workflow and publishes its roots; resolves with whether it was created. When store and broker
  * are on one Redis server, the publishes ride behind the create on the store's connection, in the same write
  * (Store.createAndSend, Broker.pushFor): Redis runs them after the create, so no message can be taken before

@@ -13,6 +13,7 @@ import type { WorkflowSnapshot } from '../core/snapshot.js';
 import type { ErrbackSpec, GraphNode, Recipe } from '../canvas/graph.js';
 import type { SignatureOptions } from '../canvas/values.js';
 import type { WorkflowState } from '../runtime/machines.js';
+import type { WriteCarrier } from '../core/write-carrier.js';
 
 /** Where and how a node is sent, resolved by the producer when the node is stored. */
 export interface Dispatch {
@@ -212,6 +213,11 @@ export interface Store {
   createAndSend?(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean }>;
   /** The server `createAndSend` sends to (the store's connection URL). */
   readonly serverUrl?: string;
+  /**
+   * Lets this store's claims ride in the writes a broker on its server is about to make (Broker.carrier,
+   * core/write-carrier.ts). Only a store on a Redis server offers it.
+   */
+  rideWith?(carrier: WriteCarrier): void;
   claim(request: ClaimRequest): Promise<ClaimResult>;
   /** Extends the lease: `lost` when the claim is no longer held, `canceled` when the workflow was canceled. */
   renew(request: CommitRequest & { leaseMs: number }): Promise<'ok' | 'lost' | 'canceled'>;

@@ -27,6 +27,7 @@ import { RedisConsumer, type ConsumerContext } from './redis-consumer.js';
 import { PublishBatcher } from './publish-batcher.js';
 import type { QueuePush } from '../../core/queue-push.js';
 import { defineBrokerScripts, PUBLISH_COMMANDS, type BrokerScripts } from './scripts.js';
+import { WriteCarrier } from '../../core/write-carrier.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
@@ -67,6 +68,8 @@ export class RedisBroker implements Broker {
   readonly kind = 'redis';
   /** The server this broker's queues live on (Broker.serverUrl). */
   readonly serverUrl: string;
+  /** Where a store on this server lets its claims ride in the consumers' blocks (Broker.carrier). */
+  readonly carrier = new WriteCarrier();
   private readonly options: Required<Omit<RedisBrokerOptions, 'logger' | 'redisOptions'>> & Pick<RedisBrokerOptions, 'logger' | 'redisOptions'>;
   private main: Redis | undefined;
   private scripts: BrokerScripts | undefined;
@@ -233,6 +236,7 @@ export class RedisBroker implements Broker {
       blockMs,
       stallMarginMs: socketTimeoutMs + 2_000,
       maxDeadLetters: this.options.maxDeadLetters,
+      carrier: this.carrier,
     };
   }
 }

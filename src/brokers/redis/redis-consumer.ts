@@ -27,6 +27,7 @@ import type { Consumer, Delivery } from '../broker.js';
 import { HeldSlots } from '../held-slots.js';
 import { ackLingerFor, type AckBatcher } from './ack-batcher.js';
 import { inOneWrite } from '../../core/one-write.js';
+import type { WriteCarrier } from '../../core/write-carrier.js';
 import { dropConnection } from './connection.js';
 import { decodeEntry } from './entry.js';
 import type { QueueKeys } from './keys.js';
@@ -48,6 +49,11 @@ export interface ConsumerContext {
   /** Silence past `blockMs` after which the watchdog restarts the loop (ms). */
   readonly stallMarginMs: number;
   readonly maxDeadLetters: number;
+  /**
+   * Where a Redis store on the same server lets its claims ride in this consumer's next block (core/write-carrier.ts);
+   * used once the store has joined it (`WriteCarrier.joined`).
+   */
+  readonly carrier?: WriteCarrier;
 }
 
 /** What an ack answers once queued: one settled promise for all of them. */
@@ -175,6 +181,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.generation += 1;
     for (const timer of this.timers) clearInterval(timer);
     this.abort.abort();
+    this.ctx.carrier?.release(this.blocking);
     this.wakeForRoom();
     // A block in flight is dropped with its connection; a take pipelined behind it never runs, and one that ran
     // already comes back after its lease. Never `CLIENT UNBLOCK`: Redis 7.0 crashes when its target is held by
@@ -200,6 +207,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     let waitMs = 0;
     while (this.isCurrent(generation)) {
       const room = this.prefetch - this.held.size - this.holds.count;
+      // A ride opened for a block that is not written now: its riders go alone.
+      if (waitMs <= 0 || room <= 0) this.ctx.carrier?.release(this.blocking);
       if (room <= 0) {
         await new Promise<void>((resolve) => (this.roomWaiter = resolve));
         await new Promise((resolve) => setImmediate(resolve));
@@ -207,7 +216,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         continue;
       }
       try {
-        const round = await this.step(() => this.takeRound(room, generation, waitMs));
+        const round = await this.step(() => this.takeRound(room, generation, waitMs, emptyAsked));
         failures = 0;
         waitMs = 0;
         if (!round.drained) {
@@ -221,9 +230,12 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         waitMs = Math.max(0, Math.min(wakeMs, this.ctx.blockMs));
         emptyAsked = 0;
         wakeMs = Number.POSITIVE_INFINITY;
-        // Let what the handlers just sent (their claims, often held until setImmediate by an auto-pipelining
-        // client) leave before the next block is written: the block can wait, the claims are the critical path.
-        if (round.taken > 0) await new Promise((resolve) => setImmediate(resolve));
+        // The claims the handlers just made ride in front of the block when a store on this server joined the
+        // carrier: the block is written on the next tick, after the store has handed them over (takeRound
+        // opened the ride). Otherwise let them leave first (an auto-pipelining client holds them until
+        // setImmediate): the block can wait, the claims are the critical path.
+        if (this.ctx.carrier?.open) await new Promise((resolve) => process.nextTick(resolve));
+        else if (round.taken > 0) await new Promise((resolve) => setImmediate(resolve));
       } catch (error) {
         waitMs = 0;
         if (!this.isCurrent(generation)) return;
@@ -250,8 +262,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   /**
    * Asks each queue for a share of `room` (rotating who gets the remainder) and hands out what comes back;
    * with `waitMs > 0` the takes wait behind a block on the markers ({@link blockThenTakes}, one round trip).
+   * When this round leaves every queue asked empty (`emptyAsked` counts those of the rounds before), the next
+   * step is a block: the ride of the carrier opens before the hand-out, so the claims ride in that block's write.
    */
-  private async takeRound(room: number, generation: number, waitMs: number): Promise<Round> {
+  private async takeRound(room: number, generation: number, waitMs: number, emptyAsked: number): Promise<Round> {
     const n = this.queues.length;
     const budget = Math.min(room, MAX_TAKE);
     const asks: Array<[number, number]> = [];
@@ -273,6 +287,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     let drained = true;
     let wakeMs = Number.POSITIVE_INFINITY;
     const orphans: RedisDelivery[] = [];
+    const out: RedisDelivery[] = [];
     settled.forEach((result, i) => {
       if (result.status === 'rejected') {
         failure = result.reason;
@@ -294,10 +309,15 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
           orphans.push(delivery);
           continue;
         }
-        taken += 1;
-        this.handOut(delivery);
+        out.push(delivery);
       }
     });
+    const carrier = this.ctx.carrier;
+    if (carrier?.joined && out.length > 0 && drained && emptyAsked + asks.length >= n) carrier.expect(this.blocking);
+    for (const delivery of out) {
+      taken += 1;
+      this.handOut(delivery);
+    }
     if (orphans.length > 0) await this.giveBack(orphans);
     if (failure !== undefined && taken === 0) throw failure;
     return { taken, asked: asks.length, drained, wakeMs };
@@ -328,6 +348,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     const link = this.blocking;
     // The acks lingering so far go first, in the same write: an idle consumer's block is the write it makes anyway.
     const sent = inOneWrite(link.redis, () => {
+      // Claims of the deliveries just handed out, when a store on this server gave them to the ride, go first.
+      this.ctx.carrier?.board(link);
       this.ctx.acks.flushVia(link.redis, link.unlessDropped);
       return blockThenTake(link.redis, rotated, waitMs, takes, this.leaseMs, SWEEP_LIMIT);
     });

@@ -33,6 +33,7 @@ import { SlotBatcher } from './slot-batches.js';
 import { prebuiltOp } from './fcall-op.js';
 import type { QueuePush } from '../../core/queue-push.js';
 import { Sweeper } from './sweeper.js';
+import type { WriteCarrier } from '../../core/write-carrier.js';
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
@@ -64,6 +65,8 @@ export class RedisStore implements Store {
   private readonly retentionMs: number;
   private readonly minter: SlotMinter;
   private conn: Connected | undefined;
+  /** The ride of a broker on this server that this store's claims join (rideWith). */
+  private carrier: WriteCarrier | undefined;
   /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
   private readonly shared: readonly string[];
 
@@ -93,7 +96,9 @@ export class RedisStore implements Store {
     const sweeper = new Sweeper(client, this.keys, scripts, common);
     const batches = new SlotBatcher({
       prefix: this.keys.prefix, shared: this.shared, wfKey: (id) => this.keys.wf(id),
-      run: (name, keys, args) => scripts.run(name, keys, args), beforeSend: () => sweeper.flushIndex(),
+      run: (name, keys, args, link) => (link ? scripts.runOn(link, name, keys, args) : scripts.run(name, keys, args)),
+      ride: (rider) => this.carrier?.ride(rider) ?? false,
+      beforeSend: () => sweeper.flushIndex(),
       push: (pushes) => this.push(pushes),
     });
     this.conn = { client, scripts, feed: new EventFeed(client, this.keys.events, logger), sweeper, batches };
@@ -148,6 +153,16 @@ export class RedisStore implements Store {
     for (const [list, entries] of lists) sent.push(this.c.scripts.command(prebuiltOp('rpush', ['RPUSH', list], entries)));
     for (const marker of markers) sent.push(this.c.scripts.command(prebuiltOp('zadd', ['ZADD', marker, 0, 'm'])));
     return Promise.all(sent);
+  }
+
+  /**
+   * Lets this store's claims ride in the block a broker consumer on this server is about to write, right after
+   * handing out their deliveries (core/write-carrier.ts): one socket write for both.
+   */
+  rideWith(carrier: WriteCarrier): void {
+    if (this.carrier === carrier) return;
+    this.carrier = carrier;
+    carrier.join();
   }
 
   async claim(r: ClaimRequest): Promise<ClaimResult> {

@@ -13,12 +13,13 @@
  * functions (restart without persistence, `FUNCTION FLUSH`, failover to a replica that never had them) answers
  * `ERR Function not found`: the library is loaded again and that call retried once.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { ConfigError } from '../../core/errors.js';
 import { scriptError, type Reply } from './codes.js';
 import { retryAborted } from './connection.js';
 import { TickBatcher } from '../../core/tick-batcher.js';
 import { batched, fcallOp, type Op } from './fcall-op.js';
+import type { RideLink } from '../../core/write-carrier.js';
 import { buildLibrary, type Library, type ScriptName } from './library.js';
 
 /** The library built from this process's sources (built once: the source does not change at run time). */
@@ -79,6 +80,20 @@ export class Scripts {
       });
     } catch (error) {
       throw scriptError(error);
+    }
+  }
+
+  /**
+   * Runs a script on another connection to this server, inside that connection's corked write (a ride,
+   * core/write-carrier.ts). Whatever keeps it from answering there (the link dropped, the library lost) sends
+   * it again by {@link Scripts.run} on this client: scripts are idempotent.
+   */
+  async runOn(link: RideLink, name: ScriptName, keys: string[], args: Array<string | number>): Promise<Reply> {
+    const sent = fcallOp(this.library.functionName(name), keys, args)(link.redis as unknown as ChainableCommander) as Promise<Reply>;
+    try {
+      return await link.unlessDropped(sent);
+    } catch {
+      return this.run(name, keys, args);
     }
   }
 

@@ -11,6 +11,7 @@
  * the retries of scripts.ts (AbortError, a lost library) re-send it whole.
  */
 import type { QueuePush } from '../../core/queue-push.js';
+import type { RideLink, Rider } from '../../core/write-carrier.js';
 import { CODE, scriptError, type Reply } from './codes.js';
 import type { ScriptName } from './library.js';
 import { prefixCrc, slotAfter } from './slot.js';
@@ -45,8 +46,10 @@ export interface BatchTarget {
   wfKey(workflowId: string): string;
   /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
   shared: readonly string[];
-  /** Runs a script (scripts.ts `run`). */
-  run(name: ScriptName, keys: string[], args: string[]): Promise<Reply>;
+  /** Runs a script (scripts.ts `run`); with `link`, on that connection (a ride, core/write-carrier.ts). */
+  run(name: ScriptName, keys: string[], args: string[], link?: RideLink): Promise<Reply>;
+  /** Gives a tick's claims to the ride a broker consumer on this server opened; false when none is open. */
+  ride?(rider: Rider): boolean;
   /** Called just before a tick's batches leave (the sweep index writes go first, sweeper.ts). */
   beforeSend(): void;
   /** Sends broker pushes (grouped: one RPUSH per list, one ZADD per marker) in this tick's write. */
@@ -112,14 +115,18 @@ export class SlotBatcher {
     this.full.length = 0;
     this.open.clear();
     this.target.beforeSend();
-    for (const batch of batches) this.sendOne(batch);
+    for (const batch of batches) {
+      // Claims ride in the block the consumer that handed their deliveries out is about to write.
+      if (batch.name === 'claim' && this.target.ride?.((link) => this.sendOne(batch, link))) continue;
+      this.sendOne(batch);
+    }
   }
 
   /**
    * Sends one batch. Every entry's promise settles on every path: its reply, its CODE.ERROR reply, the call's
    * error, a synchronous throw (a store closed meanwhile), or a batch reply that is not one reply per entry.
    */
-  private sendOne(batch: Batch): void {
+  private sendOne(batch: Batch, link?: RideLink): void {
     const entries = batch.groups.flatMap((g) => g.entries);
     const rejectAll = (error: unknown): void => entries.forEach((e) => e.reject(error));
     try {
@@ -127,7 +134,7 @@ export class SlotBatcher {
         const [one] = entries as [Entry];
         const { workflowId } = batch.groups[0]!;
         // concat, not a spread: a lone create's arguments may be hundreds of thousands of strings.
-        this.target.run(batch.name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared].concat(one.args)).then(one.resolve, one.reject);
+        this.target.run(batch.name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared].concat(one.args), link).then(one.resolve, one.reject);
         this.sendPushes(entries);
         return;
       }
@@ -137,7 +144,7 @@ export class SlotBatcher {
         args.push(group.workflowId, String(group.args));
         for (const entry of group.entries) for (const a of entry.args) args.push(a);
       }
-      this.target.run(`${batch.name}_many`, keys, args).then((replies: unknown) => {
+      this.target.run(`${batch.name}_many`, keys, args, link).then((replies: unknown) => {
         if (!Array.isArray(replies) || replies.length !== entries.length) {
           rejectAll(new Error(`redis store: ${batch.name}_many answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${entries.length} entries`));
           return;

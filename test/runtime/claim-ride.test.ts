@@ -1,0 +1,114 @@
+/**
+ * An idle worker on one Redis server for store and broker: the claim of the node it just took rides in front of
+ * its next block, on the consumer's blocking connection, in one write (core/write-carrier.ts): Redis answers the
+ * claim first, then blocks. Checked with MONITOR (which client sent each command, in which order) and by
+ * counting socket writes per run. With the store on another server nothing rides. A claim whose ride is lost
+ * (the link dropped before the reply) is sent again on the store's own connection.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createApp, type App } from '../../src/index.js';
+import { RedisStore } from '../../src/stores/redis/index.js';
+import { clientNames, monitor, type Seen } from '../support/redis-monitor.js';
+import { RedisServer } from '../support/redis-server.js';
+import { requireRedis } from '../support/services.js';
+
+const redis = await requireRedis();
+
+const isClaim = (s: Seen): boolean => s.args[0]?.toUpperCase() === 'FCALL' && /_claim$/.test(s.args[1] ?? '');
+const isBlock = (s: Seen): boolean => s.args[0]?.toUpperCase() === 'BZPOPMIN';
+
+describe('claims ride in the idle consumer\'s block', { skip: redis.skip, timeout: 60_000 }, () => {
+  let server: RedisServer;
+  let other: RedisServer;
+  const apps: App[] = [];
+  before(async () => {
+    [server, other] = await Promise.all([RedisServer.start(), RedisServer.start()]);
+  });
+  after(async () => {
+    for (const app of apps) await app.close();
+    await Promise.all([server?.stop(), other?.stop()]);
+  });
+
+  function app(store?: string): App {
+    const made = createApp({ broker: server.url, ...(store ? { store } : {}), prefix: `r${apps.length}`, logger: pino({ level: 'silent' }) });
+    apps.push(made);
+    return made;
+  }
+
+  test('the claim goes on the blocking connection, right before its BZPOPMIN, and the task runs', async () => {
+    const a = app();
+    const add = a.task('add', (_ctx, x: number, y: number) => x + y);
+    await a.worker({ concurrency: 4 }).start();
+    assert.equal(await (await a.start(add.s(1, 1))).result(), 2); // warm: connected, blocking
+    const mon = await monitor(server.url);
+    try {
+      for (let i = 0; i < 5; i++) assert.equal(await (await a.start(add.s(i, 10))).result(), i + 10);
+      const names = await clientNames(server.url);
+      const claims = mon.seen.filter(isClaim);
+      assert.equal(claims.length, 5, 'one claim per run');
+      for (const claim of claims) {
+        assert.match(names.get(claim.client) ?? '', /^braid-consumer-/, 'the claim came on the consumer\'s blocking connection');
+        const after = mon.seen.slice(mon.seen.indexOf(claim) + 1).filter((s) => s.client === claim.client);
+        assert.ok(after.length > 0 && after.some(isBlock), 'its block followed on that connection');
+        // Between the claim and the block only the lingering acks of this connection (ZREM).
+        const upToBlock = after.slice(0, after.findIndex(isBlock));
+        for (const s of upToBlock) assert.equal(s.args[0]?.toUpperCase(), 'ZREM', `unexpected ${s.args[0]} between claim and block`);
+      }
+    } finally {
+      mon.stop();
+    }
+  });
+
+  test('with the store on another server the claim goes on the store\'s connection', async () => {
+    const a = app(other.url);
+    const add = a.task('add', (_ctx, x: number, y: number) => x + y);
+    await a.worker({ concurrency: 4 }).start();
+    assert.equal(await (await a.start(add.s(1, 1))).result(), 2);
+    const mon = await monitor(other.url);
+    try {
+      assert.equal(await (await a.start(add.s(2, 3))).result(), 5);
+      const names = await clientNames(other.url);
+      const claims = mon.seen.filter(isClaim);
+      assert.equal(claims.length, 1);
+      assert.doesNotMatch(names.get(claims[0]!.client) ?? '', /^braid-consumer-/);
+    } finally {
+      mon.stop();
+    }
+  });
+
+  test('a ride whose link drops sends the claim again on the store\'s connection', async () => {
+    const a = app();
+    const add = a.task('add', (_ctx, x: number, y: number) => x + y);
+    const wf = await a.start(add.s(20, 22)); // stored and queued; no worker consumes this prefix
+    const store = new RedisStore({ url: server.url, prefix: 'r2', logger: pino({ level: 'silent' }) });
+    await store.connect();
+    const carrier = new (await import('../../src/core/write-carrier.js')).WriteCarrier();
+    store.rideWith(carrier);
+    const dead = new Redis(server.url, { lazyConnect: true, enableOfflineQueue: true });
+    const dropped = new Error('dropped');
+    let sentOnLink = 0;
+    const link = {
+      redis: dead,
+      unlessDropped: <T>(work: Promise<T>): Promise<T> => {
+        sentOnLink += 1;
+        work.catch(() => undefined);
+        return Promise.reject(dropped);
+      },
+    };
+    try {
+      carrier.expect(link);
+      const claimed = store.claim({ workflowId: wf.id, nodeId: 'n0', attempt: 1, task: 'add', token: 't-ride', leaseMs: 30_000 });
+      await new Promise((resolve) => process.nextTick(resolve)); // the store hands its claim to the ride
+      carrier.board(link);
+      const result = await claimed;
+      assert.equal(sentOnLink, 1, 'the claim rode first');
+      assert.equal(result.status, 'claimed', 'and was claimed on the store\'s own connection');
+    } finally {
+      dead.disconnect();
+      await store.close();
+    }
+  });
+});
