@@ -31,7 +31,9 @@ export function recipeTokens(recipe: Recipe): string[] {
 /** JSON texts of the strings a graph repeats (task and queue names), each quoted once per encode. */
 type Quoted = Map<string, string>;
 
-function quoted(cache: Quoted, text: string): string {
+/** `JSON.stringify(text)`, from `cache` when given (a graph of one node has nothing to share). */
+function quoted(cache: Quoted | undefined, text: string): string {
+  if (cache === undefined) return JSON.stringify(text);
   let json = cache.get(text);
   if (json === undefined) cache.set(text, (json = JSON.stringify(text)));
   return json;
@@ -43,7 +45,7 @@ function quoted(cache: Quoted, text: string): string {
  * as text, field by field in a fixed order (compact.lua reads the task name after `"k":"task",`); `cache`
  * keeps the quoted names a graph repeats.
  */
-export function initialRecord(spec: NodeSpec, replacing?: string, cache: Quoted = new Map()): string {
+export function initialRecord(spec: NodeSpec, replacing?: string, cache?: Quoted): string {
   const d = spec.dispatch;
   let rec = `{"s":"pending","r":${spec.deps.length},"a":1,"rt":0,"rd":0,"n":0,"k":"task","t":${quoted(cache, spec.task)},` +
     `"qu":${quoted(cache, d.queue)},"c":${d.countdownMs},"m":${d.maxRedeliveries},"e":${spec.errbacks.length > 0 ? JSON.stringify(spec.errbacks) : '[]'}`;
@@ -60,9 +62,8 @@ export function initialRecord(spec: NodeSpec, replacing?: string, cache: Quoted 
 class RecordTexts {
   private last: NodeSpec | undefined;
   private lastText = '';
-  private readonly cache: Quoted = new Map();
-
-  constructor(private readonly replacing: string | undefined) {}
+  /** `cache` keeps the quoted names the graph repeats; none for a graph of one node. */
+  constructor(private readonly replacing: string | undefined, private readonly cache: Quoted | undefined) {}
 
   text(spec: NodeSpec): string {
     const last = this.last;
@@ -83,8 +84,8 @@ function errbackArgs(e: ErrbackNodeSpec): string[] {
 }
 
 /** `JSON.stringify(ids)` for a list of ids; a one-id list (every chord header's dependents) from `singles`. */
-function idList(ids: readonly string[], singles: Quoted): string {
-  if (ids.length !== 1) return JSON.stringify(ids);
+function idList(ids: readonly string[], singles: Quoted | undefined): string {
+  if (ids.length !== 1 || singles === undefined) return JSON.stringify(ids);
   const only = ids[0]!;
   let json = singles.get(only);
   if (json === undefined) singles.set(only, (json = `[${JSON.stringify(only)}]`));
@@ -95,16 +96,19 @@ function idList(ids: readonly string[], singles: Quoted): string {
 interface Dependents {
   within: Array<string[] | undefined>;
   /** Dependents of nodes outside the graph (replace only), in the order they are added. */
-  outside: Map<string, string[]>;
+  outside: ReadonlyMap<string, string[]>;
 }
+
+/** The dependents of a lone node of a create: none (shared, never written to). */
+const NO_DEPENDENTS: Dependents = { within: [], outside: new Map() };
 
 /**
  * The dependents of each node. A dependency counts within the graph only when it was added before the node (or
  * is the node), as `addNode` does; nodes of one id (never made by compile) share one list, as there.
  */
 function dependentsOf(nodes: readonly NodeSpec[], replacing: string | undefined): Dependents {
+  if (nodes.length <= 1 && replacing === undefined) return NO_DEPENDENTS;
   const outside = new Map<string, string[]>();
-  if (nodes.length <= 1 && replacing === undefined) return { within: [], outside };
   const within = new Array<string[] | undefined>(nodes.length).fill(undefined);
   const first = new Map<string, number>();
   for (let i = 0; i < nodes.length; i++) {
@@ -130,12 +134,13 @@ function dependentsOf(nodes: readonly NodeSpec[], replacing: string | undefined)
  * Per-node slots onto `out`: id, spec, initial record, deps, dependents within the graph, input tokens (and,
  * with `rootCountdowns`, a root's countdown). Returns the dependents of nodes outside the graph.
  */
-function digest(graph: StoredGraph, out: string[], replacing?: string, rootCountdowns = false): Map<string, string[]> {
+function digest(graph: StoredGraph, out: string[], replacing?: string, rootCountdowns = false): ReadonlyMap<string, string[]> {
   const { within, outside } = dependentsOf(graph.nodes, replacing);
-  const singles: Quoted = new Map();
-  // One node (the throughput path) shares nothing with another: its spec is written whole.
-  const specs = graph.nodes.length > 1 ? new SpecTexts() : undefined;
-  const records = new RecordTexts(replacing);
+  // One node (the throughput path) shares nothing with another: its spec is written whole, nothing is cached.
+  const shares = graph.nodes.length > 1;
+  const singles: Quoted | undefined = shares ? new Map() : undefined;
+  const specs = shares ? new SpecTexts() : undefined;
+  const records = new RecordTexts(replacing, shares ? new Map() : undefined);
   for (let i = 0; i < graph.nodes.length; i++) {
     const spec = graph.nodes[i]!;
     const dependents = within[i];

@@ -19,6 +19,9 @@ import { prefixCrc, slotAfter } from './slot.js';
 /** The scripts whose calls are batched by slot. */
 export type BatchedScript = 'create' | 'claim' | 'complete';
 
+/** A number per batched script: a batch's key in {@link SlotBatcher} is its slot times 3 plus this. */
+const SCRIPT_INDEX: Readonly<Record<BatchedScript, number>> = { create: 0, claim: 1, complete: 2 };
+
 /** Caps of one batch call: entries, arguments, and bytes of argument text. */
 export const BATCH_LIMITS = { entries: 256, args: 8_192, bytes: 4 * 1024 * 1024 } as const;
 
@@ -64,7 +67,8 @@ function textBytes(args: readonly string[]): number {
 
 /** One tick's batches of one store. */
 export class SlotBatcher {
-  private readonly open = new Map<string, Batch>();
+  /** The batches taking entries, by script and slot (a number: no key string to make per entry). */
+  private readonly open = new Map<number, Batch>();
   private readonly full: Batch[] = [];
   private scheduled = false;
   /** CRC16 of the store's `prefix:` (slot.ts), hashed once instead of per entry. */
@@ -85,7 +89,7 @@ export class SlotBatcher {
         this.scheduled = true;
         process.nextTick(() => this.send());
       }
-      const key = `${name} ${slotAfter(this.prefixCrc, workflowId)}`;
+      const key = slotAfter(this.prefixCrc, workflowId) * 3 + SCRIPT_INDEX[name];
       const bytes = textBytes(args);
       let batch = this.open.get(key);
       if (batch && (batch.entries >= BATCH_LIMITS.entries || batch.args + args.length > BATCH_LIMITS.args || batch.bytes + bytes > BATCH_LIMITS.bytes)) {

@@ -54,7 +54,7 @@ export class Sweeper {
    * `ZADD GT` (a single-key command on the global key: fine on a cluster), sent before the tick's store calls.
    */
   index(workflowId: string, run: number): Promise<void> {
-    return this.indexes.add([String(run), workflowId]);
+    return this.indexes.add(String(run), workflowId);
   }
 
   /**
@@ -72,7 +72,7 @@ export class Sweeper {
    * crash) costs nothing but a later sweep, which finds the workflow settled and drops it then.
    */
   unindex(workflowId: string, run: number): Promise<void> {
-    return this.unindexes.add([workflowId, String(run)]);
+    return this.unindexes.add(workflowId, String(run));
   }
 
   /** {@link Sweeper.unindex}, marked handled: a sweep that fails before awaiting it leaves no unhandled rejection. */

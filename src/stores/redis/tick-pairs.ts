@@ -9,12 +9,31 @@
 /** Most pairs in one command. */
 export const TICK_PAIRS_MAX = 1_000;
 
-interface Waiter { resolve: () => void; reject: (error: unknown) => void }
+/**
+ * The pairs of one command to send, and the one promise every caller of those pairs gets (a promise, a waiter
+ * and a pair array per caller were most of what a start allocated here).
+ */
+interface Chunk {
+  args: string[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function newChunk(): Chunk {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { args: [], promise, resolve, reject };
+}
 
 /** Pairs of one command, sent together per tick. */
 export class TickPairs {
-  private args: string[] = [];
-  private waiters: Waiter[] = [];
+  /** The commands queued, each of at most {@link TICK_PAIRS_MAX} pairs; the last one takes new pairs. */
+  private chunks: Chunk[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   /**
@@ -23,32 +42,32 @@ export class TickPairs {
    */
   constructor(private readonly send: (pairs: string[]) => Promise<unknown>, private readonly lingerMs?: number) {}
 
-  /** Queues one pair; resolves once the command holding it succeeded. */
-  add(pair: readonly [string, string]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.waiters.length === 0) {
-        if (this.lingerMs === undefined) process.nextTick(() => this.flush());
-        else (this.timer = setTimeout(() => this.flush(), this.lingerMs)).unref();
-      }
-      this.args.push(pair[0], pair[1]);
-      this.waiters.push({ resolve, reject });
-    });
+  /**
+   * Queues one pair; resolves once the command holding it succeeded. The callers whose pairs go in one command
+   * share its promise.
+   */
+  add(first: string, second: string): Promise<void> {
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (chunk === undefined) {
+      if (this.lingerMs === undefined) process.nextTick(() => this.flush());
+      else (this.timer = setTimeout(() => this.flush(), this.lingerMs)).unref();
+    }
+    if (chunk === undefined || chunk.args.length >= 2 * TICK_PAIRS_MAX) this.chunks.push((chunk = newChunk()));
+    chunk.args.push(first, second);
+    return chunk.promise;
   }
 
   /** Sends what is queued now (nothing when empty). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const { args, waiters } = this;
-    this.args = [];
-    this.waiters = [];
-    for (let i = 0; i < waiters.length; i += TICK_PAIRS_MAX) {
-      const part = waiters.slice(i, i + TICK_PAIRS_MAX);
-      const settle = (error?: unknown): void => part.forEach((w) => (error === undefined ? w.resolve() : w.reject(error)));
+    const chunks = this.chunks;
+    this.chunks = [];
+    for (const chunk of chunks) {
       try {
-        this.send(args.slice(2 * i, 2 * (i + TICK_PAIRS_MAX))).then(() => settle(), (error: unknown) => settle(error ?? new Error('failed')));
+        this.send(chunk.args).then(() => chunk.resolve(), (error: unknown) => chunk.reject(error ?? new Error('failed')));
       } catch (error) {
-        settle(error ?? new Error('failed'));
+        chunk.reject(error ?? new Error('failed'));
       }
     }
   }
