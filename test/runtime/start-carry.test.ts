@@ -8,44 +8,13 @@
 import assert from 'node:assert/strict';
 import { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { chain, createApp, group, type App } from '../../src/index.js';
+import { monitor, until } from '../support/redis-monitor.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
 
 const redis = await requireRedis();
-
-interface Seen { client: string; args: string[] }
-
-/** Records every command the server runs (MONITOR), until `stop()`. */
-async function monitor(url: string): Promise<{ seen: Seen[]; stop(): void }> {
-  const seen: Seen[] = [];
-  const client = new Redis(url);
-  const m = await client.monitor();
-  let stopped = false;
-  m.on('monitor', (_time: string, args: string[], source: string) => {
-    if (!stopped) seen.push({ client: source, args });
-  });
-  // A reply in flight when the connection is dropped confuses ioredis' monitor mode ("Command queue state error").
-  m.on('error', (error: Error) => {
-    if (!stopped) throw error;
-  });
-  return {
-    seen,
-    stop: () => {
-      stopped = true;
-      m.disconnect();
-      client.disconnect();
-    },
-  };
-}
-
-/** Until MONITOR has shown a command matching `pred` (bounded). */
-async function until(seen: Seen[], pred: (s: Seen) => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !seen.some(pred); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.ok(seen.some(pred), 'the command never showed in MONITOR');
-}
 
 describe('start on one Redis server', { skip: redis.skip, timeout: 60_000 }, () => {
   let server: RedisServer;
