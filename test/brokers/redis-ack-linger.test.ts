@@ -6,7 +6,6 @@
  * the kernel (`_write`, or `_writev` for what a cork gathered), as test/runtime/start-carry.test.ts does.
  */
 import assert from 'node:assert/strict';
-import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
@@ -18,28 +17,9 @@ import { Inbox } from '../contracts/inbox.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
 import { redisBroker } from './redis-fixture.js';
+import { countWrites } from '../support/socket-writes.js';
 
 const redis = await requireRedis();
-
-/** Counts the socket writes to `port` from now until `stop()`, per socket, leaving out `ignored`. */
-function countWrites(port: number, ignored: ReadonlyArray<Socket | undefined>): { perSocket: Map<Socket, number>; stop(): void } {
-  const perSocket = new Map<Socket, number>();
-  const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-  const originals = { _write: proto._write, _writev: proto._writev };
-  for (const name of ['_write', '_writev'] as const) {
-    proto[name] = function counted(this: Socket, ...args: unknown[]): unknown {
-      if (this.remotePort === port && !ignored.includes(this)) perSocket.set(this, (perSocket.get(this) ?? 0) + 1);
-      return originals[name].apply(this, args);
-    };
-  }
-  return {
-    perSocket,
-    stop: () => {
-      proto._write = originals._write;
-      proto._writev = originals._writev;
-    },
-  };
-}
 
 describe('redis broker: lingering acks', { skip: redis.skip, timeout: 60_000 }, () => {
   let server: RedisServer;

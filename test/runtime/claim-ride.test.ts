@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { createApp, type App } from '../../src/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import { clientNames, monitor, type Seen } from '../support/redis-monitor.js';
+import { countWrites } from '../support/socket-writes.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
 
@@ -62,6 +63,24 @@ describe('claims ride in the idle consumer\'s block', { skip: redis.skip, timeou
     }
   });
 
+  test('one task at a time costs 3 socket writes: create, claim with the block, complete', async () => {
+    const a = app();
+    const add = a.task('add', (_ctx, x: number, y: number) => x + y);
+    await a.worker({ concurrency: 4 }).start();
+    for (let i = 0; i < 5; i++) await (await a.start(add.s(i, i))).result(); // warm: scripts, blocking, subscribed
+    const runs = 20;
+    const writes = countWrites(server.port);
+    try {
+      for (let i = 0; i < runs; i++) assert.equal(await (await a.start(add.s(i, 1))).result(), i + 1);
+    } finally {
+      writes.stop();
+    }
+    // Per run: the create (index add and pushes in it); the claim, the previous run's lingering ack, BZPOPMIN
+    // and take in one write; the complete. An ack whose linger ran out (a slow turn) may go alone once or twice.
+    const total = writes.total();
+    assert.ok(total >= 3 * runs && total <= 3 * runs + 2, `${total} socket writes for ${runs} runs`);
+  });
+
   test('with the store on another server the claim goes on the store\'s connection', async () => {
     const a = app(other.url);
     const add = a.task('add', (_ctx, x: number, y: number) => x + y);
@@ -80,10 +99,11 @@ describe('claims ride in the idle consumer\'s block', { skip: redis.skip, timeou
   });
 
   test('a ride whose link drops sends the claim again on the store\'s connection', async () => {
+    const prefix = `r${apps.length}`; // app()'s
     const a = app();
     const add = a.task('add', (_ctx, x: number, y: number) => x + y);
     const wf = await a.start(add.s(20, 22)); // stored and queued; no worker consumes this prefix
-    const store = new RedisStore({ url: server.url, prefix: 'r2', logger: pino({ level: 'silent' }) });
+    const store = new RedisStore({ url: server.url, prefix, logger: pino({ level: 'silent' }) });
     await store.connect();
     const carrier = new (await import('../../src/core/write-carrier.js')).WriteCarrier();
     store.rideWith(carrier);

@@ -6,11 +6,11 @@
  * creates, then publishes, as before. Store and broker on different servers: create, then publish.
  */
 import assert from 'node:assert/strict';
-import { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { chain, createApp, group, type App } from '../../src/index.js';
 import { monitor, until } from '../support/redis-monitor.js';
+import { countWrites } from '../support/socket-writes.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
 
@@ -39,22 +39,12 @@ describe('start on one Redis server', { skip: redis.skip, timeout: 60_000 }, () 
     const add = a.task('add', (_ctx, x: number, y: number) => x + y);
     await a.start(add.s(0, 0)); // connected, scripts and queues in place
     const mon = await monitor(server.url);
-    // Writes that reach the kernel: a socket flushes through _write, or _writev for what a cork gathered.
-    const writes = new Map<Socket, number>();
-    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-    const flushes = { _write: proto._write, _writev: proto._writev };
-    for (const name of ['_write', '_writev'] as const) {
-      proto[name] = function counted(this: Socket, ...args: unknown[]): unknown {
-        if (this.remotePort === server.port) writes.set(this, (writes.get(this) ?? 0) + 1);
-        return flushes[name].apply(this, args);
-      };
-    }
+    const writes = countWrites(server.port);
     let wf;
     try {
       wf = await a.start(group(add.s(1, 2), add.s(3, 4)));
     } finally {
-      proto._write = flushes._write;
-      proto._writev = flushes._writev;
+      writes.stop();
     }
     await until(mon.seen, (s) => s.args[0] === 'ZADD' && s.args[1]?.endsWith(':marker') === true);
     mon.stop();
@@ -70,7 +60,7 @@ describe('start on one Redis server', { skip: redis.skip, timeout: 60_000 }, () 
     }
     assert.equal(mon.seen.filter((s) => /evalsha|eval/i.test(s.args[0] ?? '')).length, 0, 'the broker published on its own');
     // The index write, the create and the publishes: one write, on one connection.
-    assert.deepEqual([...writes.values()], [1]);
+    assert.deepEqual([...writes.perSocket.values()], [1]);
     await a.worker().start();
     assert.deepEqual(await wf.result(), [3, 7]);
   });
