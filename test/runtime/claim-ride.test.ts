@@ -76,9 +76,10 @@ describe('claims ride in the idle consumer\'s block', { skip: redis.skip, timeou
       writes.stop();
     }
     // Per run: the create (index add and pushes in it); the claim, the previous run's lingering ack, BZPOPMIN
-    // and take in one write; the complete. An ack whose linger ran out (a slow turn) may go alone once or twice.
+    // and take in one write; the complete. A few writes of their own may fall in the window: an ack whose linger
+    // ran out (a slow turn), the subscriber's PING or a sweep (every 5 s). Without the ride: 4 per run.
     const total = writes.total();
-    assert.ok(total >= 3 * runs && total <= 3 * runs + 2, `${total} socket writes for ${runs} runs`);
+    assert.ok(total >= 3 * runs && total <= 3 * runs + 4, `${total} socket writes for ${runs} runs`);
   });
 
   test('with the store on another server the claim goes on the store\'s connection', async () => {
