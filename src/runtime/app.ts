@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { CanvasError, ConfigError, WorkflowStateError } from '../core/errors.js';
-import type { TaskOptions } from '../core/options.js';
+import { MAX_DELAY_MS, type TaskOptions } from '../core/options.js';
 import { makeTask, type Task } from '../canvas/task.js';
 import type { JsonReturn } from '../canvas/typing.js';
 import { isCanvas, type Canvas, type NoParent } from '../canvas/values.js';
@@ -59,6 +59,14 @@ export interface StartOptions {
 
 const PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** Refuses a duration option that is not a whole number of ms from 1 to `max` (ConfigError); undefined passes. */
+function checkMs(key: string, value: number | undefined, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new ConfigError(`${key} must be a whole number of ms from 1 to ${max}, got ${String(value)}`);
+  }
+}
+
 /** One braid app. Made by {@link createApp}. */
 export class App {
   readonly registry: TaskRegistry;
@@ -86,6 +94,8 @@ export class App {
     if (options.eager && ((options.broker && schemeOf(options.broker) !== 'memory') || (options.store && schemeOf(options.store) !== 'memory'))) {
       throw new ConfigError('eager mode runs on the embedded memory:// broker and store');
     }
+    checkMs('retentionMs', options.retentionMs, Number.MAX_SAFE_INTEGER);
+    checkMs('resultPollMs', options.resultPollMs, MAX_DELAY_MS);
     if (options.broker) schemeOf(options.broker);
     if (options.store) schemeOf(options.store);
     this.logger = options.logger ?? defaultLogger();
