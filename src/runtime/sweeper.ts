@@ -15,16 +15,27 @@ export interface SweepTiming {
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** The sweep at start, until it begins. */
+  private first: NodeJS.Immediate | undefined;
 
   constructor(private readonly kernel: Kernel, private readonly timing: SweepTiming) {}
 
-  /** Starts sweeping every `intervalMs`. */
+  /**
+   * Starts sweeping: once right away (on the next turn), then every `intervalMs`. The first sweep at start means
+   * a worker that replaces a crashed one (a restart loop, a redeploy) hands back lapsed leases and lost messages
+   * at once instead of after a whole interval, and that a worker living shorter than the interval still sweeps.
+   */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => {
+    const sweep = (): void => {
       this.running ??= this.sweepOnce().finally(() => (this.running = undefined));
-    }, this.timing.intervalMs);
+    };
+    this.timer = setInterval(sweep, this.timing.intervalMs);
     this.timer.unref();
+    this.first = setImmediate(() => {
+      this.first = undefined;
+      sweep();
+    });
   }
 
   /** One sweep now; resolves when its messages are published. */
@@ -47,6 +58,8 @@ export class Sweeper {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    if (this.first) clearImmediate(this.first);
+    this.first = undefined;
     await this.running;
   }
 }
