@@ -69,6 +69,7 @@ describe('claims ride in the idle consumer\'s block', { skip: redis.skip, timeou
     try {
       for (let i = 0; i < 5; i++) assert.equal(await (await a.start(add.s(i, 10))).result(), i + 10);
       const names = await clientNames(server.url);
+      assert.deepEqual(mon.errors, [], 'MONITOR went wrong');
       const claims = mon.seen.filter(isClaim);
       assert.equal(claims.length, 5, 'one claim per run');
       for (const claim of claims) {

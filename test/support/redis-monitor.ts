@@ -15,24 +15,31 @@ export interface Seen {
 /** A running MONITOR: what it has seen so far, and how to end it. */
 export interface Monitor {
   readonly seen: Seen[];
+  /** Errors of the monitoring connection before `stop()` (after one, `seen` may be incomplete). */
+  readonly errors: Error[];
   stop(): void;
 }
 
 /** Records every command the server at `url` runs, until `stop()`. */
 export async function monitor(url: string): Promise<Monitor> {
   const seen: Seen[] = [];
+  const errors: Error[] = [];
   const client = new Redis(url);
+  client.on('error', () => undefined); // its own connection only issued MONITOR; what counts is m's
   const m = await client.monitor();
   let stopped = false;
   m.on('monitor', (_time: string, args: string[], source: string) => {
     if (!stopped) seen.push({ client: source, args });
   });
-  // A reply in flight when the connection is dropped confuses ioredis' monitor mode ("Command queue state error").
+  // ioredis' monitor mode can be confused by a command line that arrives with MONITOR's OK, or by a reply in
+  // flight when the connection is dropped ("Command queue state error"): recorded, never thrown from here (an
+  // exception in an ioredis event handler leaves its connections reconnecting for good).
   m.on('error', (error: Error) => {
-    if (!stopped) throw error;
+    if (!stopped) errors.push(error);
   });
   return {
     seen,
+    errors,
     stop: () => {
       stopped = true;
       m.disconnect();
