@@ -98,10 +98,14 @@ describe('claims ride in the idle consumer\'s block', { skip: redis.skip, timeou
       writes.stop();
     }
     // Per run: the create (index add and pushes in it); the claim, the previous run's lingering ack, BZPOPMIN
-    // and take in one write; the complete. A few writes of their own may fall in the window: an ack whose linger
-    // ran out (a slow turn), the subscriber's PING or a sweep (every 5 s). Without the ride: 4 per run.
+    // and take in one write; the complete. On a busy machine an ack's 3 ms linger may run out, and the ack goes
+    // alone on the broker's connection; a sweep or the subscriber's PING (every 5 s) may fall in the window.
+    // Without the ride: 4 writes per run, 3 of them on the store's connection (create, claim, complete).
     const total = writes.total();
-    assert.ok(total >= 3 * runs && total <= 3 * runs + 4, `${total} socket writes for ${runs} runs`);
+    const busiest = Math.max(...writes.perSocket.values());
+    const detail = `${total} socket writes for ${runs} runs, ${[...writes.perSocket.values()].join(' + ')}`;
+    assert.ok(total >= 3 * runs && total <= 3.5 * runs, detail);
+    assert.ok(busiest <= 2 * runs + 4, `the store's connection wrote more than create and complete: ${detail}`);
   });
 
   test('with the store on another server the claim goes on the store\'s connection', async () => {
