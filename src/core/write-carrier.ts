@@ -35,7 +35,7 @@ export class WriteCarrier {
   private link: RideLink | undefined;
   private riders: Rider[] = [];
   private guard: NodeJS.Immediate | undefined;
-  private joinedBy = 0;
+  private rider = false;
 
   /** True while a write is expected this turn (riders may join it). */
   get open(): boolean {
@@ -44,12 +44,12 @@ export class WriteCarrier {
 
   /** True once a rider's side (a store on the same server) has joined: only then is a write worth expecting. */
   get joined(): boolean {
-    return this.joinedBy > 0;
+    return this.rider;
   }
 
   /** A rider's side says it will ride (the kernel wires a Redis store to a Redis broker on one server). */
   join(): void {
-    this.joinedBy += 1;
+    this.rider = true;
   }
 
   /** A write on `link` will leave later in this turn: riders may join it until {@link board} or {@link release}. */

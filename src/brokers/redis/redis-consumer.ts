@@ -27,7 +27,7 @@ import type { Consumer, Delivery } from '../broker.js';
 import { HeldSlots } from '../held-slots.js';
 import { ackLingerFor, type AckBatcher } from './ack-batcher.js';
 import { inOneWrite } from '../../core/one-write.js';
-import type { WriteCarrier } from '../../core/write-carrier.js';
+import type { RideLink, WriteCarrier } from '../../core/write-carrier.js';
 import { dropConnection } from './connection.js';
 import { decodeEntry } from './entry.js';
 import type { QueueKeys } from './keys.js';
@@ -65,9 +65,8 @@ const MAX_TAKE = 1_000;
 const SWEEP_LIMIT = 1_000;
 /** How long `stop()` waits for an ended block to hand back what its pipelined take got (ms). */
 
-/** A blocking connection and the way this consumer lets go of it. */
-interface BlockingLink {
-  readonly redis: Redis;
+/** A blocking connection and the way this consumer lets go of it (a link claims can ride on: write-carrier.ts). */
+interface BlockingLink extends RideLink {
   /**
    * `work`, or a rejection as soon as {@link BlockingLink.drop} ran (at once if it ran already): a block on this
    * connection is abandoned, not awaited. Each call listens only until its own `work` settles: racing every
