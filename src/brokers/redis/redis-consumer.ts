@@ -61,6 +61,11 @@ const QUEUED: Promise<void> = Promise.resolve();
 
 /** Most entries asked of one queue in one take. */
 const MAX_TAKE = 1_000;
+/**
+ * A take round of more than half the prefetch, and of at least this many entries, is handed out in two halves a
+ * turn apart (RedisConsumer's handOutStaggered). Smaller rounds gain nothing: their batches cost mostly per call.
+ */
+const STAGGER_MIN = 32;
 /** Most entries one take promotes from delayed or reclaims from lapsed leases. */
 const SWEEP_LIMIT = 1_000;
 /** How long `stop()` waits for an ended block to hand back what its pipelined take got (ms). */
@@ -282,7 +287,6 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       // The acks lingering so far leave first, in the same socket write as the takes.
       settled = await Promise.allSettled(this.ctx.scripts.takeMany(takes, this.leaseMs, SWEEP_LIMIT, () => this.ctx.acks.sendNow()));
     }
-    let taken = 0;
     let drained = true;
     let wakeMs = Number.POSITIVE_INFINITY;
     const orphans: RedisDelivery[] = [];
@@ -313,13 +317,37 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     });
     const carrier = this.ctx.carrier;
     if (carrier?.joined && out.length > 0 && drained && emptyAsked + asks.length >= n) carrier.expect(this.blocking);
-    for (const delivery of out) {
-      taken += 1;
-      this.handOut(delivery);
-    }
+    const taken = out.length;
+    this.handOutStaggered(out);
     if (orphans.length > 0) await this.giveBack(orphans);
     if (failure !== undefined && taken === 0) throw failure;
     return { taken, asked: asks.length, drained, wakeMs };
+  }
+
+  /**
+   * Hands out a take round's deliveries; a round of more than half the prefetch (and of {@link STAGGER_MIN} or
+   * more) goes in two halves, the second one turn later (`setImmediate`). A worker whose slots all came back in
+   * one round otherwise moves in lockstep with Redis: one claim batch, one complete batch, one take, with Node
+   * idle while Redis runs each and Redis idle while Node handles the replies. Handed out a turn apart, the halves' claims leave in two writes,
+   * so Redis answers the first while the second is on its way, and Node runs the first half's handlers and
+   * commits while Redis runs the second half's claims. The halves stay a step apart after that: each half's
+   * completions free its slots, which take for it (docs/redis-broker.md "Staggered hand-out").
+   * The second half counts as held at once: it fills prefetch slots and its leases are renewed; a stop (it gives
+   * back what is held) or a purge (it forgets) meanwhile keeps it from being handed out.
+   */
+  private handOutStaggered(out: readonly RedisDelivery[]): void {
+    if (out.length < STAGGER_MIN || out.length <= this.prefetch / 2) {
+      for (const delivery of out) this.handOut(delivery);
+      return;
+    }
+    const half = out.length >> 1;
+    const later = out.slice(half);
+    for (const delivery of later) this.held.add(delivery);
+    for (let i = 0; i < half; i += 1) this.handOut(out[i] as RedisDelivery);
+    setImmediate(() => {
+      if (!this.active) return;
+      for (const delivery of later) if (this.held.has(delivery)) this.handOut(delivery);
+    });
   }
 
   private handOut(delivery: RedisDelivery): void {
