@@ -174,7 +174,7 @@ local function flush()
     if set1 and (set1 ~= set0 or score1 ~= score0) then
       local list
       if set1 == 'L' then addL = addL or {}; list = addL else addR = addR or {}; list = addR end
-      list[#list + 1] = score1; list[#list + 1] = id
+      list[#list + 1] = num(score1); list[#list + 1] = id
     end
     ORIG_SET[id], ORIG_SCORE[id] = set1, score1
   end

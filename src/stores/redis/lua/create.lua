@@ -43,6 +43,10 @@ end
 local PENDING = '{"s":"pending",'
 local order, specs, recs, deps, nexts, inputs, scores, hist = {}, {}, {}, {}, {}, {}, {}, {}
 local base = 8
+-- A root's record starts with its queued time and due time; made once per countdown (roots mostly share one),
+-- and the due time goes to ZADD as the same text (a number argument is formatted by Redis for each).
+local nowText = num(NOW)
+local queuedHead, dueText = {}, {}
 for i = 1, n do
   local at = base + (i - 1) * 7
   local id, rec = ARGV[at + 1], ARGV[at + 3]
@@ -53,9 +57,15 @@ for i = 1, n do
   if ARGV[at + 6] ~= '' then inputs[#inputs + 1] = id; inputs[#inputs + 1] = ARGV[at + 6] end
   if ARGV[at + 7] ~= '' then
     -- A root (no dependencies): markReady, written as text: queued at NOW, due after its countdown.
-    local due = NOW + tonumber(ARGV[at + 7])
-    rec = '{"s":"queued","q":' .. num(NOW) .. ',"nb":' .. num(due) .. ',' .. string.sub(rec, #PENDING + 1)
-    scores[#scores + 1] = due; scores[#scores + 1] = id
+    local countdown = ARGV[at + 7]
+    local head = queuedHead[countdown]
+    if not head then
+      dueText[countdown] = num(NOW + tonumber(countdown))
+      head = '{"s":"queued","q":' .. nowText .. ',"nb":' .. dueText[countdown] .. ','
+      queuedHead[countdown] = head
+    end
+    rec = head .. string.sub(rec, #PENDING + 1)
+    scores[#scores + 1] = dueText[countdown]; scores[#scores + 1] = id
     if HIST then hist[#hist + 1] = historyRecord(id, 'pending', 'queued', 1) end
   end
   recs[#recs + 1] = id; recs[#recs + 1] = rec
@@ -81,7 +91,7 @@ end
 hsetMany(K.eb, ebs)
 -- The workflow hash last, with the key mask of everything written above (lib.lua).
 W = { state = 'running', open = n, failed = 0, ebn = m, run = 0, km = withWrites(ALWAYS_KEYS), ready = {} }
-put('HSET', K.wf, 'state', 'running', 'createdAt', num(NOW), 'recipe', ARGV[6], 'open', n, 'failed', 0, 'ebn', m, 'run', 0,
+put('HSET', K.wf, 'state', 'running', 'createdAt', nowText, 'recipe', ARGV[6], 'open', n, 'failed', 0, 'ebn', m, 'run', 0,
   'km', W.km)
 stored()
 -- A canvas with no node (an empty group) settles at once (createRecord's settleIfDone).
