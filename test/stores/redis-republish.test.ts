@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { chain, sig } from '../../src/canvas/builders.js';
+import { decodeNodeRecord } from '../../src/stores/redis/node-record.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { Run } from '../contracts/store/harness.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -34,7 +35,12 @@ describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
     await run.create(chain(sig('a'), sig('b')));
     const nodeKey = store.keys.key(run.id, 'node');
     const readyKey = store.keys.key(run.id, 'ready');
-    const read = async (): Promise<StoredNode> => JSON.parse((await raw.hget(nodeKey, 'n0')) ?? 'null') as StoredNode;
+    // Stored as MessagePack once a script wrote it back; written back here as JSON, which the scripts read too.
+    const read = async (): Promise<StoredNode> => {
+      const stored = await raw.hgetBuffer(nodeKey, 'n0');
+      assert.ok(stored, 'node n0 is stored');
+      return decodeNodeRecord(stored) as unknown as StoredNode;
+    };
     const storeNow = async (): Promise<number> => {
       const [seconds, micros] = await raw.time();
       return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);

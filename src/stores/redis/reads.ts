@@ -9,21 +9,7 @@ import type { NodeSnapshot, WorkflowSnapshot } from '../../core/snapshot.js';
 import type { NodeState, WorkflowState } from '../../runtime/machines.js';
 import type { NodeSpec, TransitionRecord, WorkflowOutcome } from '../store.js';
 import type { KeySpace } from './keys.js';
-
-/** A node's state record as lib.lua keeps it (cjson in the `node` hash). */
-export interface NodeRecordJson {
-  /** State. */ s: NodeState;
-  /** Dependencies not yet met. */ r: number;
-  /** Attempt. */ a: number;
-  /** Retries in this run. */ rt: number;
-  /** Redeliveries in this run. */ rd: number;
-  /** Starts (snapshot `attempts`). */ n: number;
-  /** Kind. */ k: 'task' | 'errback';
-  /** Task name. */ t: string;
-  /** Result hidden (ignoreResult). */ h?: boolean;
-  /** Started at, finished at (epoch ms, store time). */ sa?: number; fa?: number;
-  /** The node this one replaces. */ rp?: string;
-}
+import { decodeNodeRecord, type NodeRecord } from './node-record.js';
 
 type Exec = Array<[Error | null, unknown]> | null;
 
@@ -41,10 +27,10 @@ export async function readSnapshot(client: Redis, keys: KeySpace, id: string): P
     .hmget(keys.key(id, 'wf'), 'state', 'createdAt', 'settledAt', 'result', ...COMPACT_SNAPSHOT_FIELDS)
     .lrange(keys.key(id, 'order'), 0, -1)
     .hgetall(keys.key(id, 'spec'))
-    .hgetall(keys.key(id, 'node'))
+    .hgetallBuffer(keys.key(id, 'node'))
     .hgetall(keys.key(id, 'res'))
     .hgetall(keys.key(id, 'err'))
-    .exec()) as [Array<string | null>, string[], Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>];
+    .exec()) as [Array<string | null>, string[], Record<string, string>, Record<string, Buffer>, Record<string, string>, Record<string, string>];
   const [state, createdAt, settledAt, result, compactId, ...compact] = meta;
   if (!state) return null;
   const snapshot: WorkflowSnapshot = {
@@ -68,7 +54,7 @@ const COMPACT_SNAPSHOT_FIELDS = ['_id', '_spec', '_rec', '_s', '_n', '_sa', '_fa
 function compactNodeSnapshot(id: string, fields: Array<string | null | undefined>, workflowResult?: string): NodeSnapshot {
   const [specText, recText, state, starts, startedAt, finishedAt, hidden] = fields;
   if (!specText || !recText || !state) throw new Error(`redis store: compact node ${id} is incomplete`);
-  const rec = JSON.parse(recText) as NodeRecordJson;
+  const rec = JSON.parse(recText) as NodeRecord;
   rec.s = state as NodeState;
   rec.n = Number(starts ?? 0);
   if (startedAt) rec.sa = Number(startedAt);
@@ -78,10 +64,10 @@ function compactNodeSnapshot(id: string, fields: Array<string | null | undefined
   return nodeSnapshot(id, specText, rec, state === 'succeeded' ? workflowResult : undefined);
 }
 
-function nodeSnapshot(id: string, specText?: string, recText?: string | NodeRecordJson, result?: string, error?: string): NodeSnapshot {
-  if (specText === undefined || recText === undefined) throw new Error(`redis store: node ${id} is listed but not stored`);
+function nodeSnapshot(id: string, specText?: string, stored?: Buffer | NodeRecord, result?: string, error?: string): NodeSnapshot {
+  if (specText === undefined || stored === undefined) throw new Error(`redis store: node ${id} is listed but not stored`);
   const spec = parseJson(specText) as unknown as NodeSpec;
-  const rec = typeof recText === 'string' ? JSON.parse(recText) as NodeRecordJson : recText;
+  const rec = Buffer.isBuffer(stored) ? decodeNodeRecord(stored) : stored;
   const s: NodeSnapshot = {
     id, task: spec.task, state: rec.s === 'waiting' ? 'running' : rec.s, deps: spec.deps, attempts: rec.n,
     args: spec.args, kind: rec.k, queue: spec.dispatch.queue, redeliveries: rec.rd,
@@ -103,17 +89,17 @@ export async function readOutcome(client: Redis, keys: KeySpace, id: string): Pr
   if (state !== 'failed') return outcome;
   const [order, nodes, errs, replaced] = results(await client.multi()
     .lrange(keys.key(id, 'order'), 0, -1)
-    .hgetall(keys.key(id, 'node'))
+    .hgetallBuffer(keys.key(id, 'node'))
     .hgetall(keys.key(id, 'err'))
     .hkeys(keys.key(id, 'repl'))
-    .exec()) as [string[], Record<string, string>, Record<string, string>, string[]];
+    .exec()) as [string[], Record<string, Buffer>, Record<string, string>, string[]];
   // A replaced node fails with its fragment's error: the fragment node is the failure to report.
   const skip = new Set(replaced);
   for (const nodeId of order) {
-    const recText = nodes[nodeId];
+    const stored = nodes[nodeId];
     const error = errs[nodeId];
-    if (recText === undefined || error === undefined || skip.has(nodeId)) continue;
-    const rec = JSON.parse(recText) as NodeRecordJson;
+    if (stored === undefined || error === undefined || skip.has(nodeId)) continue;
+    const rec = decodeNodeRecord(stored);
     if (rec.k === 'task' && rec.s === 'failed') outcome.failures.push({ nodeId, task: rec.t, error: parseJson(error) as unknown as ErrorInfo });
   }
   return outcome;

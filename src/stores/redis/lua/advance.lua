@@ -163,7 +163,7 @@ local function flush()
     DIRTY[id] = nil
     local rec = NODES[id]
     if not flat then flat = {} end
-    flat[#flat + 1] = id; flat[#flat + 1] = cjson.encode(rec)
+    flat[#flat + 1] = id; flat[#flat + 1] = encodeRecord(rec)
     local set0, score0 = ORIG_SET[id], ORIG_SCORE[id]
     local set1, score1 = indexOf(rec)
     -- A node leaves the index it was in only (ORIG): no ZREM from an index that does not hold it.

@@ -80,7 +80,7 @@ local function inflate()
   local mask = bit.bor(tonumber(v[15]) or BIT.wf, ALWAYS_KEYS)
   put('RPUSH', K.order, id)
   put('HSET', K.spec, id, v[2])
-  put('HSET', K.node, id, cjson.encode(rec))
+  put('HSET', K.node, id, encodeRecord(rec))
   local set, score = indexOf(rec)
   if set == 'L' then put('ZADD', K.leases, score, id) elseif set == 'R' then put('ZADD', K.ready, score, id) end
   local written = { K.order, K.spec, K.node }

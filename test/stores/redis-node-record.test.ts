@@ -1,0 +1,107 @@
+/**
+ * Node records in the Redis store (lua/lib.lua decodeRecord, src/stores/redis/node-record.ts): create writes
+ * JSON, the first script that changes a node writes it back as MessagePack (Redis' cmsgpack), and both the
+ * scripts and the TypeScript reads decode either. A property test checks the two MessagePack codecs agree:
+ * whatever record-shaped JSON Redis turns into cmsgpack decodes in TypeScript to the same value.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import { encode } from '@msgpack/msgpack';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { chain, sig } from '../../src/canvas/builders.js';
+import { decodeNodeRecord } from '../../src/stores/redis/node-record.js';
+import { RedisStore } from '../../src/stores/redis/redis-store.js';
+import { Run } from '../contracts/store/harness.js';
+import { RedisServer } from '../support/redis-server.js';
+import { requireRedis } from '../support/services.js';
+
+const MSGPACK_FIXMAP_FIRST = 0x80;
+
+describe('decodeNodeRecord', () => {
+  test('reads a JSON record and a MessagePack one alike', () => {
+    const rec = { s: 'running', r: 0, a: 2, rt: 1, rd: 0, n: 3, k: 'task', t: 'émail.send', e: [], ni: true, sa: 1_796_396_603_763 };
+    assert.deepEqual(decodeNodeRecord(Buffer.from(JSON.stringify(rec))), rec);
+    assert.deepEqual(decodeNodeRecord(Buffer.from(encode(rec))), rec);
+  });
+
+  test('refuses MessagePack that is not a map', () => {
+    assert.throws(() => decodeNodeRecord(Buffer.from(encode([1, 2]))), /not a map/);
+    assert.throws(() => decodeNodeRecord(Buffer.from(encode('s'))), /not a map/);
+  });
+});
+
+const redis = await requireRedis();
+let server: RedisServer | undefined;
+const closers: Array<() => Promise<unknown> | void> = [];
+after(async () => {
+  for (const close of closers) await close();
+  await server?.stop();
+});
+
+describe('redis store: node records', { skip: redis.skip }, () => {
+  async function open(): Promise<{ store: RedisStore; raw: Redis }> {
+    server ??= await RedisServer.start();
+    const store = new RedisStore({ url: server.url, prefix: `nr${randomUUID().slice(0, 8)}` });
+    await store.connect();
+    const raw = new Redis(server.url);
+    closers.push(() => store.close(), () => raw.disconnect());
+    return { store, raw };
+  }
+
+  test('are JSON as created and MessagePack once a script wrote them back; a snapshot reads both', async () => {
+    const { store, raw } = await open();
+    const run = new Run(store);
+    await run.create(chain(sig('a'), sig('b')));
+    const nodeKey = store.keys.key(run.id, 'node');
+    const firstByte = async (id: string): Promise<number | undefined> => (await raw.hgetBuffer(nodeKey, id))?.[0];
+    assert.equal(await firstByte('n0'), '{'.charCodeAt(0), 'created as JSON');
+
+    const { token } = await run.claim('n0');
+    assert.ok(((await firstByte('n0')) ?? 0) >= MSGPACK_FIXMAP_FIRST, 'written back by the claim as MessagePack');
+    assert.equal(await firstByte('n1'), '{'.charCodeAt(0), 'the pending node is untouched');
+    const running = await run.node('n0');
+    assert.equal(running.state, 'running');
+    assert.equal(running.attempts, 1);
+    assert.equal(typeof running.startedAt, 'number');
+    assert.equal((await run.node('n1')).state, 'pending');
+
+    await run.complete('n0', token, 'x');
+    const done = await run.snapshot();
+    assert.deepEqual(done.nodes.map((n) => [n.id, n.state]), [['n0', 'succeeded'], ['n1', 'queued']]);
+    assert.ok(((await firstByte('n1')) ?? 0) >= MSGPACK_FIXMAP_FIRST, 'n1 was written back when it became ready');
+    assert.equal(done.nodes[0]?.result, 'x');
+  });
+
+  test('a failed workflow\'s outcome reads the failed node from its MessagePack record', async () => {
+    const { store } = await open();
+    const run = new Run(store);
+    await run.create(chain(sig('a'), sig('b')));
+    await run.runFail('n0');
+    const outcome = await store.outcome(run.id);
+    assert.equal(outcome?.state, 'failed');
+    assert.deepEqual(outcome?.failures.map((f) => [f.nodeId, f.task]), [['n0', 'a']]);
+  });
+
+  test('property: what cmsgpack makes of a record-shaped JSON value decodes to that value', async () => {
+    const { raw } = await open();
+    // Integers as the records hold them (counters, epoch-ms times), strings of any text, flags, errback lists.
+    const value = fc.oneof(
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 }),
+      fc.integer({ min: 0, max: 2 ** 52 }),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.boolean(),
+      fc.array(fc.nat(1_000), { minLength: 1, maxLength: 5 }),
+    );
+    // Field names as the records use them: short lower-case words.
+    const record = fc.dictionary(fc.stringMatching(/^[a-z]{1,3}$/), value, { minKeys: 1, maxKeys: 20, noNullPrototype: true });
+    await fc.assert(
+      fc.asyncProperty(record, async (rec) => {
+        const packed = (await raw.callBuffer('EVAL', 'return cmsgpack.pack(cjson.decode(ARGV[1]))', '0', JSON.stringify(rec))) as Buffer;
+        assert.deepEqual(decodeNodeRecord(packed), rec);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
