@@ -63,6 +63,12 @@ async function exercise(store: RedisStore): Promise<void> {
   const settled = await Promise.all(many.map((r, i) => r.complete('n0', tokens[i]!, i)));
   assert.deepEqual(settled.map((r) => r.settled), many.map(() => 'succeeded'));
 
+  // A staged create: more nodes than the store's createChunkNodes (3, below), so stage runs twice ahead of it.
+  const staged = new Run(store);
+  await staged.create(chain(sig('s'), sig('s'), sig('s'), sig('s'), sig('s'), sig('s'), sig('s')));
+  for (let i = 0; i < 7; i++) await staged.run(`n${i}`, i);
+  assert.equal((await staged.snapshot()).state, 'succeeded');
+
   const d = new Run(store);
   await d.create(chain(sig('a'), sig('b')));
   const held = await d.claim('n0');
@@ -70,7 +76,7 @@ async function exercise(store: RedisStore): Promise<void> {
   await d.claim('n0', { leaseMs: 1 });
   await sweepUntil(d, (all) => all.redelivered >= 1);
   assert.equal((await store.cancel(d.id)).status, 'ok');
-  for (const run of [a, b, g, d, ...many]) {
+  for (const run of [a, b, g, staged, d, ...many]) {
     await store.snapshot(run.id);
     await store.outcome(run.id);
     await store.history(run.id);
@@ -95,7 +101,7 @@ describe('redis store: one cluster slot per script call', { skip: redis.skip }, 
     const monitor = await watcher.monitor();
     const seen: Seen[] = [];
     monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ args, source }));
-    const store = new RedisStore({ url: server.url, prefix: 'slots', history: true });
+    const store = new RedisStore({ url: server.url, prefix: 'slots', history: true, createChunkNodes: 3 });
     await store.connect();
     await exercise(store);
     await store.close();
@@ -150,7 +156,7 @@ describe('redis store: one cluster slot per script call', { skip: redis.skip }, 
     await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
     while (!/cluster_state:ok/.test((await admin.call('CLUSTER', 'INFO')) as string)) await new Promise((r) => setTimeout(r, 50));
     admin.disconnect();
-    const store = new RedisStore({ url: server.url, prefix: 'cluster', history: true });
+    const store = new RedisStore({ url: server.url, prefix: 'cluster', history: true, createChunkNodes: 3 });
     await store.connect();
     await exercise(store);
     await store.close();

@@ -131,47 +131,69 @@ function dependentsOf(nodes: readonly NodeSpec[], replacing: string | undefined)
 }
 
 /**
- * Per-node slots onto `out`: id, spec, initial record, deps, dependents within the graph, input tokens (and,
- * with `rootCountdowns`, a root's countdown). Returns the dependents of nodes outside the graph.
+ * The node rows of a graph, written in ranges (a staged create writes them chunk by chunk): per node its slots
+ * id, spec, initial record, deps, dependents within the graph, input tokens (and, with `rootCountdowns`, a
+ * root's countdown). Dependents are worked out once for the whole graph; the texts nodes share are made once.
  */
-function digest(graph: StoredGraph, out: string[], replacing?: string, rootCountdowns = false): ReadonlyMap<string, string[]> {
-  const { within, outside } = dependentsOf(graph.nodes, replacing);
-  // One node (the throughput path) shares nothing with another: its spec is written whole, nothing is cached.
-  const shares = graph.nodes.length > 1;
-  const singles: Quoted | undefined = shares ? new Map() : undefined;
-  const specs = shares ? new SpecTexts() : undefined;
-  const records = new RecordTexts(replacing, shares ? new Map() : undefined);
-  for (let i = 0; i < graph.nodes.length; i++) {
-    const spec = graph.nodes[i]!;
-    const dependents = within[i];
-    const root = spec.deps.length === 0;
-    const deps = root ? '[]' : idList(spec.deps, singles);
-    out.push(
-      spec.id, specs ? specs.text(spec, deps) : JSON.stringify(spec), records.text(spec),
-      root ? '' : deps,
-      dependents ? idList(dependents, singles) : '',
-      spec.input ? JSON.stringify(recipeTokens(spec.input)) : '',
-    );
-    if (rootCountdowns) out.push(root ? String(spec.dispatch.countdownMs) : '');
+export class NodeRows {
+  /** The dependents of nodes outside the graph (replace only). */
+  readonly outside: ReadonlyMap<string, string[]>;
+  private readonly within: Array<string[] | undefined>;
+  private readonly singles: Quoted | undefined;
+  private readonly specs: SpecTexts | undefined;
+  private readonly records: RecordTexts;
+
+  constructor(private readonly graph: StoredGraph, replacing?: string, private readonly rootCountdowns = false) {
+    ({ within: this.within, outside: this.outside } = dependentsOf(graph.nodes, replacing));
+    // One node (the throughput path) shares nothing with another: its spec is written whole, nothing is cached.
+    const shares = graph.nodes.length > 1;
+    this.singles = shares ? new Map() : undefined;
+    this.specs = shares ? new SpecTexts() : undefined;
+    this.records = new RecordTexts(replacing, shares ? new Map() : undefined);
   }
-  return outside;
+
+  /** Pushes the rows of nodes `from` (inclusive) to `to` (exclusive) onto `out`. */
+  write(out: string[], from: number, to: number): void {
+    const { graph, within, singles, specs, records } = this;
+    for (let i = from; i < to; i++) {
+      const spec = graph.nodes[i]!;
+      const dependents = within[i];
+      const root = spec.deps.length === 0;
+      const deps = root ? '[]' : idList(spec.deps, singles);
+      out.push(
+        spec.id, specs ? specs.text(spec, deps) : JSON.stringify(spec), records.text(spec),
+        root ? '' : deps,
+        dependents ? idList(dependents, singles) : '',
+        spec.input ? JSON.stringify(recipeTokens(spec.input)) : '',
+      );
+      if (this.rootCountdowns) out.push(root ? String(spec.dispatch.countdownMs) : '');
+    }
+  }
 }
 
 /**
- * ARGV[6..] of create.lua (7 slots per node: the 6 of {@link digest} and a root's countdown), after `head`
- * (the arguments before them, e.g. ARGV[5]).
+ * ARGV[6..] of create.lua (7 slots per node: the 6 of {@link NodeRows} and a root's countdown), after `head`
+ * (the arguments before them, e.g. ARGV[5]). With `rows` and `from`, the nodes from `from` on only: the last
+ * chunk of a staged create, whose earlier chunks went ahead as stage.lua calls.
  */
-export function createArgs(graph: StoredGraph, head: readonly string[] = []): string[] {
-  const out = [...head, JSON.stringify(recipeTokens(graph.result)), String(graph.nodes.length), String(graph.errbacks.length)];
-  digest(graph, out, undefined, true);
+export function createArgs(graph: StoredGraph, head: readonly string[] = [], rows = createRows(graph), from = 0): string[] {
+  const out = [...head, JSON.stringify(recipeTokens(graph.result)), String(graph.nodes.length - from), String(graph.errbacks.length)];
+  rows.write(out, from, graph.nodes.length);
   for (const e of graph.errbacks) out.push(...errbackArgs(e));
   return out;
+}
+
+/** The node rows of a create (or of its staged chunks: stage.lua ARGV[8..]). */
+export function createRows(graph: StoredGraph): NodeRows {
+  return new NodeRows(graph, undefined, true);
 }
 
 /** ARGV[7..] of replace.lua (after node id and token). */
 export function replaceArgs(graph: StoredGraph, nodeId: string): string[] {
   const nodes: string[] = [];
-  const outside = digest(graph, nodes, nodeId);
+  const rows = new NodeRows(graph, nodeId);
+  rows.write(nodes, 0, graph.nodes.length);
+  const outside = rows.outside;
   return [
     JSON.stringify(recipeTokens(graph.result)), JSON.stringify(graph.done), String(graph.nodes.length),
     String(graph.errbacks.length), String(outside.size),

@@ -28,11 +28,12 @@ import { CODE } from './codes.js';
 import { SETTLED_RESULT_MAX_BYTES } from './events.js';
 
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
-export const LIBRARY_VERSION = 4;
+export const LIBRARY_VERSION = 5;
 
 /** The per-workflow scripts: one per transition, plus the sweep of one workflow. */
 export const WORKFLOW_SCRIPTS = [
-  'create', 'create_many', 'claim', 'claim_many', 'renew', 'complete', 'complete_many', 'fail', 'retry', 'replace', 'release', 'cancel', 'replay', 'sweep',
+  'create', 'create_many', 'stage', 'claim', 'claim_many', 'renew', 'complete', 'complete_many', 'fail', 'retry', 'replace', 'release', 'cancel',
+  'replay', 'sweep',
 ] as const;
 
 /** The batch scripts: several workflows of one slot per call (lib.lua `batch`, slot-batches.ts). */

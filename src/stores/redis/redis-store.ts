@@ -21,7 +21,7 @@ import type {
 } from '../store.js';
 import { cancelFrom, claimFrom, commitFrom, completeFrom, createFrom, renewFrom, replayFrom, type Reply } from './codes.js';
 import { checkPersistence, closeClient, DEFAULT_CONNECT_TIMEOUT_MS, openClient, retryAborted } from './connection.js';
-import { createArgs, replaceArgs } from './encode.js';
+import { createArgs, createRows, type NodeRows, replaceArgs } from './encode.js';
 import { rootMessages } from '../../runtime/step/create.js';
 import { EventFeed } from './events.js';
 import { isWorkflowId, KeySpace } from './keys.js';
@@ -48,7 +48,15 @@ export interface RedisStoreOptions {
   logger?: Logger;
   /** Bound on `connect()` (default 10 s): past it the server counts as unreachable (ConfigError). */
   connectTimeoutMs?: number;
+  /**
+   * A graph of more nodes than this is created in chunks of this many (default {@link DEFAULT_CREATE_CHUNK_NODES}):
+   * each but the last is staged ahead (lua/stage.lua), and the create moves them into place with the last one.
+   */
+  createChunkNodes?: number;
 }
+
+/** Default of {@link RedisStoreOptions.createChunkNodes}. */
+export const DEFAULT_CREATE_CHUNK_NODES = 2_000;
 
 /** Default retention of settled workflows: 7 days. */
 export const DEFAULT_REDIS_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -69,6 +77,7 @@ export class RedisStore implements Store {
   private carrier: WriteCarrier | undefined;
   /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
   private readonly shared: readonly string[];
+  private readonly createChunkNodes: number;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.serverUrl = options.url;
@@ -76,6 +85,8 @@ export class RedisStore implements Store {
     this.minter = new SlotMinter(options.prefix);
     this.retentionMs = options.retentionMs ?? DEFAULT_REDIS_RETENTION_MS;
     if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs <= 0) throw new RangeError('retentionMs must be a positive integer');
+    this.createChunkNodes = options.createChunkNodes ?? DEFAULT_CREATE_CHUNK_NODES;
+    if (!Number.isSafeInteger(this.createChunkNodes) || this.createChunkNodes < 1) throw new RangeError('createChunkNodes must be a positive integer');
     this.shared = [options.history ? '1' : '0', String(this.retentionMs), this.keys.events];
   }
 
@@ -125,18 +136,50 @@ export class RedisStore implements Store {
    */
   async createAndSend(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean }> {
     this.keys.wf(workflowId); // an invalid id throws CanvasError before anything is sent
+    const fresh = this.minter.fresh(workflowId) ? '1' : '0';
+    const staging = graph.nodes.length > this.createChunkNodes ? await this.stage(workflowId, graph) : undefined;
     let pushed: Promise<unknown> | undefined;
     // The index write leaves before the create on the same connection (SlotBatcher beforeSend), so Redis
     // applies it first; one round trip for both. Creates of one slot in this tick go as one call.
     const [, reply] = await Promise.all([
       this.c.sweeper.index(workflowId, 0),
-      this.c.batches.add('create', workflowId, createArgs(graph, [this.minter.fresh(workflowId) ? '1' : '0']),
+      this.c.batches.add('create', workflowId,
+        staging ? createArgs(graph, [`${fresh} ${staging.id} ${staging.nodes}`], staging.rows, staging.nodes) : createArgs(graph, [fresh]),
         pushes.length === 0 ? undefined : { list: pushes, sent: (outcome) => (pushed = outcome) }),
-    ]);
+    ]).catch(async (error: unknown) => {
+      // A chunk that failed makes the create fail as incomplete: its own error says why.
+      const failed = staging && (await Promise.allSettled(staging.chunks)).find((r) => r.status === 'rejected');
+      throw failed ? (failed as PromiseRejectedResult).reason : error;
+    });
     await pushed;
     const { created, settled } = createFrom(reply);
     if (settled) this.unindexLater(workflowId, 0);
     return { created };
+  }
+
+  /**
+   * Sends all but the last {@link RedisStoreOptions.createChunkNodes} nodes of a large graph ahead of its create,
+   * one stage.lua call per chunk, each on its own turn: Redis runs a chunk while the next one is encoded, and
+   * other clients' commands run between chunks instead of waiting out one long create. Nothing is visible
+   * until the create moves the staged rows into place (create.lua), or at all if it never comes (they expire).
+   */
+  private async stage(workflowId: string, graph: StoredGraph): Promise<{ id: string; nodes: number; rows: NodeRows; chunks: Array<Promise<Reply>> }> {
+    const id = randomUUID();
+    const rows = createRows(graph);
+    const chunks: Array<Promise<Reply>> = [];
+    let nodes = 0;
+    for (let index = 0; graph.nodes.length - nodes > this.createChunkNodes; index++) {
+      const size = this.createChunkNodes;
+      const args = [id, String(index), String(size)];
+      rows.write(args, nodes, nodes + size);
+      const sent = this.run('stage', workflowId, args);
+      sent.catch(() => undefined); // awaited through the create (createAndSend)
+      chunks.push(sent);
+      nodes += size;
+      // Let this chunk leave (scripts are sent at the end of the tick) before encoding the next.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { id, nodes, rows, chunks };
   }
 
   /** Broker pushes in this tick's write: one `RPUSH` per list (entries in order), then one `ZADD` per marker. */

@@ -339,3 +339,97 @@ local function readyMessage(id, rec, delayText)
   r[#r + 1] = id; r[#r + 1] = rec.t; r[#r + 1] = num(rec.a); r[#r + 1] = rec.qu
   r[#r + 1] = rec.p and num(rec.p) or ''; r[#r + 1] = delayText
 end
+
+--------------------------------------------------------------------------------------------------- node rows
+-- The keys a create writes its node rows to (create.lua), and which a staged create writes ahead (stage.lua).
+local ROW_KEYS = { 'order', 'spec', 'node', 'deps', 'next', 'input', 'ready', 'hist' }
+-- How long the staging keys of a large create live unless its create takes them (ms): an abandoned create (its
+-- process died between chunks) leaves nothing behind for long.
+local STAGE_TTL_MS = 600000
+
+-- Node rows argv[base + 1 .. base + 7n], 7 per node: id, NodeSpec JSON, initial record (JSON text starting
+-- {"s":"pending",), deps JSON ('' none), dependents JSON ('' none), input recipe tokens ('' none), countdownMs
+-- of a root ('' for a node with dependencies). Writes them to `keys` (a name of ROW_KEYS -> its key): the order,
+-- the specs, the records, deps, dependents, inputs, the roots in `ready` and, in history mode, their moves.
+-- A root (no dependencies) is written queued (markReady, as text): queued at NOW, due after its countdown.
+local function writeNodeRows(argv, base, n, keys)
+  local PENDING = '{"s":"pending",'
+  local order, specs, recs, deps, nexts, inputs, scores, hist = {}, {}, {}, {}, {}, {}, {}, {}
+  -- A root's record starts with its queued time and due time; made once per countdown (roots mostly share one),
+  -- and the due time goes to ZADD as the same text (a number argument is formatted by Redis for each).
+  local nowText = num(NOW)
+  local queuedHead, dueText = {}, {}
+  for i = 1, n do
+    local at = base + (i - 1) * 7
+    local id, rec = argv[at + 1], argv[at + 3]
+    order[#order + 1] = id
+    specs[#specs + 1] = id; specs[#specs + 1] = argv[at + 2]
+    if argv[at + 4] ~= '' then deps[#deps + 1] = id; deps[#deps + 1] = argv[at + 4] end
+    if argv[at + 5] ~= '' then nexts[#nexts + 1] = id; nexts[#nexts + 1] = argv[at + 5] end
+    if argv[at + 6] ~= '' then inputs[#inputs + 1] = id; inputs[#inputs + 1] = argv[at + 6] end
+    local countdown = argv[at + 7]
+    if countdown ~= '' then
+      local head = queuedHead[countdown]
+      if not head then
+        dueText[countdown] = num(NOW + tonumber(countdown))
+        head = '{"s":"queued","q":' .. nowText .. ',"nb":' .. dueText[countdown] .. ','
+        queuedHead[countdown] = head
+      end
+      rec = head .. string.sub(rec, #PENDING + 1)
+      scores[#scores + 1] = dueText[countdown]; scores[#scores + 1] = id
+      if HIST then hist[#hist + 1] = historyRecord(id, 'pending', 'queued', 1) end
+    end
+    recs[#recs + 1] = id; recs[#recs + 1] = rec
+  end
+  pushMany(keys.order, order)
+  hsetMany(keys.spec, specs)
+  hsetMany(keys.node, recs)
+  hsetMany(keys.deps, deps)
+  hsetMany(keys.next, nexts)
+  hsetMany(keys.input, inputs)
+  for i = 1, #scores, 2 * CHUNK do put('ZADD', keys.ready, unpack(scores, i, math.min(i + 2 * CHUNK - 1, #scores))) end
+  if #hist > 0 then pushMany(keys.hist, hist) end
+end
+
+-- The staging keys of staged create `sid` of this call's workflow: the row keys (ROW_KEYS) and `meta` (hash:
+-- `n` nodes staged, `c<i>` set once chunk i is applied). They share the workflow's hash tag, so its slot. Their
+-- writes go through put() like any other, but add nothing to the key mask (bit 0): the create that takes them
+-- records the keys it renames them to (takeStage).
+local function stageKeys(sid)
+  local keys = {}
+  for _, name in ipairs(ROW_KEYS) do
+    keys[name] = BASE .. 'stage:' .. sid .. ':' .. name
+    KEYBIT[keys[name]] = 0
+  end
+  keys.meta = BASE .. 'stage:' .. sid .. ':meta'
+  KEYBIT[keys.meta] = 0
+  return keys
+end
+
+-- Deletes staged create `sid` (an existing workflow, or an incomplete stage).
+local function dropStage(sid)
+  local keys = stageKeys(sid)
+  local all = { keys.meta }
+  for _, name in ipairs(ROW_KEYS) do all[#all + 1] = keys[name] end
+  rcall('DEL', unpack(all))
+end
+
+-- Moves staged create `sid`, which must hold `count` nodes, into this workflow's keys (create.lua, before its
+-- own rows, which it appends), recording each key written in the key mask; an incomplete stage (a chunk that
+-- failed or never came) is deleted and raises an error, so the create writes nothing.
+local function takeStage(sid, count)
+  local keys = stageKeys(sid)
+  local have = tonumber(rcall('HGET', keys.meta, 'n') or '0')
+  if have ~= count then
+    dropStage(sid)
+    error('braid: staged create incomplete: ' .. have .. ' of ' .. count .. ' nodes staged')
+  end
+  for _, name in ipairs(ROW_KEYS) do
+    if rcall('EXISTS', keys[name]) == 1 then
+      WMASK = bit.bor(WMASK, BIT[name])
+      rcall('RENAME', keys[name], K[name])
+      rcall('PERSIST', K[name])
+    end
+  end
+  rcall('DEL', keys.meta)
+end
