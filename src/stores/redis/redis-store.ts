@@ -132,7 +132,9 @@ export class RedisStore implements Store {
    * `create`, then `pushes` (a Redis broker's publishes of the roots, on this server) right behind it on this
    * connection, in the same write: Redis runs them after the create, so no message can be taken before its
    * workflow exists, and start costs one round trip instead of two. The pushes of the creates batched in one
-   * call go together, one `RPUSH` per list and one `ZADD` per marker.
+   * call go together, one `RPUSH` per list and one `ZADD` per marker. A graph of more than
+   * {@link RedisStoreOptions.createChunkNodes} nodes goes ahead in chunks ({@link RedisStore.stage}) and the
+   * create moves them into place.
    */
   async createAndSend(workflowId: string, graph: StoredGraph, pushes: readonly QueuePush[]): Promise<{ created: boolean }> {
     this.keys.wf(workflowId); // an invalid id throws CanvasError before anything is sent
