@@ -328,10 +328,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
    * Hands out a take round's deliveries; a round of more than half the prefetch (and of {@link STAGGER_MIN} or
    * more) goes in two halves, the second one turn later (`setImmediate`). A worker whose slots all came back in
    * one round otherwise moves in lockstep with Redis: one claim batch, one complete batch, one take, with Node
-   * idle while Redis runs each and Redis idle while Node handles the replies. Handed out a turn apart, the halves' claims leave in two writes,
-   * so Redis answers the first while the second is on its way, and Node runs the first half's handlers and
-   * commits while Redis runs the second half's claims. The halves stay a step apart after that: each half's
-   * completions free its slots, which take for it (docs/redis-broker.md "Staggered hand-out").
+   * idle while Redis runs each and Redis idle while Node handles the replies. Handed out a turn apart, the
+   * halves' claims leave in two writes, so Redis answers the first while the second is on its way, and Node
+   * runs the first half's handlers and commits while Redis runs the second half's claims. The halves stay a step
+   * apart after that: each half's completions free its slots, which take for it (docs/redis-broker.md
+   * "Staggered hand-out").
    * The second half counts as held at once: it fills prefetch slots and its leases are renewed; a stop (it gives
    * back what is held) or a purge (it forgets) meanwhile keeps it from being handed out.
    */
