@@ -178,8 +178,12 @@ export class RedisStore implements Store {
       sent.catch(() => undefined); // awaited through the create (createAndSend)
       chunks.push(sent);
       nodes += size;
-      // Let this chunk leave (scripts are sent at the end of the tick) before encoding the next.
-      await new Promise((resolve) => setImmediate(resolve));
+      // Let this chunk leave (scripts are sent at the end of the tick) before encoding the next, and keep at
+      // most two in flight: Redis always has the next chunk, and never a backlog that holds other clients up
+      // (a 100,000-node create: longest PING meanwhile 563 ms with every chunk sent at once).
+      const before = chunks[chunks.length - 2];
+      if (before) await before.catch(() => undefined);
+      else await new Promise((resolve) => setImmediate(resolve));
     }
     return { id, nodes, rows, chunks };
   }
