@@ -6,8 +6,11 @@
 import { Decoder } from '@msgpack/msgpack';
 import type { NodeState } from '../../runtime/machines.js';
 
-/** A node's state record, as lib.lua keeps it (the fields a read needs; the others are listed in docs/redis-data-model.md). */
-export interface NodeRecord {
+/**
+ * A node's state record in the short-key form lib.lua keeps (the fields a read needs; the others are listed in
+ * docs/redis-data-model.md); the runtime's own form is NodeRecord of src/runtime/step/record.ts.
+ */
+export interface StoredNodeRecord {
   /** State. */ s: NodeState;
   /** Dependencies not yet met. */ r: number;
   /** Attempt. */ a: number;
@@ -26,9 +29,9 @@ const OPEN_BRACE = 0x7b;
 const decoder = new Decoder();
 
 /** Decodes a stored node record, JSON or MessagePack. */
-export function decodeNodeRecord(raw: Buffer): NodeRecord {
-  if (raw[0] === OPEN_BRACE) return JSON.parse(raw.toString('utf8')) as NodeRecord;
+export function decodeNodeRecord(raw: Buffer): StoredNodeRecord {
+  if (raw[0] === OPEN_BRACE) return JSON.parse(raw.toString('utf8')) as StoredNodeRecord;
   const decoded = decoder.decode(raw);
   if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) throw new Error('redis store: a node record is not a map');
-  return decoded as NodeRecord;
+  return decoded as StoredNodeRecord;
 }

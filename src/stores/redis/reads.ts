@@ -9,7 +9,7 @@ import type { NodeSnapshot, WorkflowSnapshot } from '../../core/snapshot.js';
 import type { NodeState, WorkflowState } from '../../runtime/machines.js';
 import type { NodeSpec, TransitionRecord, WorkflowOutcome } from '../store.js';
 import type { KeySpace } from './keys.js';
-import { decodeNodeRecord, type NodeRecord } from './node-record.js';
+import { decodeNodeRecord, type StoredNodeRecord } from './node-record.js';
 
 type Exec = Array<[Error | null, unknown]> | null;
 
@@ -54,7 +54,7 @@ const COMPACT_SNAPSHOT_FIELDS = ['_id', '_spec', '_rec', '_s', '_n', '_sa', '_fa
 function compactNodeSnapshot(id: string, fields: Array<string | null | undefined>, workflowResult?: string): NodeSnapshot {
   const [specText, recText, state, starts, startedAt, finishedAt, hidden] = fields;
   if (!specText || !recText || !state) throw new Error(`redis store: compact node ${id} is incomplete`);
-  const rec = JSON.parse(recText) as NodeRecord;
+  const rec = JSON.parse(recText) as StoredNodeRecord;
   rec.s = state as NodeState;
   rec.n = Number(starts ?? 0);
   if (startedAt) rec.sa = Number(startedAt);
@@ -64,7 +64,7 @@ function compactNodeSnapshot(id: string, fields: Array<string | null | undefined
   return nodeSnapshot(id, specText, rec, state === 'succeeded' ? workflowResult : undefined);
 }
 
-function nodeSnapshot(id: string, specText?: string, stored?: Buffer | NodeRecord, result?: string, error?: string): NodeSnapshot {
+function nodeSnapshot(id: string, specText?: string, stored?: Buffer | StoredNodeRecord, result?: string, error?: string): NodeSnapshot {
   if (specText === undefined || stored === undefined) throw new Error(`redis store: node ${id} is listed but not stored`);
   const spec = parseJson(specText) as unknown as NodeSpec;
   const rec = Buffer.isBuffer(stored) ? decodeNodeRecord(stored) : stored;

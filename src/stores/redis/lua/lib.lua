@@ -408,9 +408,8 @@ end
 
 -- Deletes staged create `sid` (an existing workflow, or an incomplete stage).
 local function dropStage(sid)
-  local keys = stageKeys(sid)
-  local all = { keys.meta }
-  for _, name in ipairs(ROW_KEYS) do all[#all + 1] = keys[name] end
+  local all = {}
+  for _, key in pairs(stageKeys(sid)) do all[#all + 1] = key end
   rcall('DEL', unpack(all))
 end
 

@@ -1,5 +1,5 @@
 --[[
-  stage: one chunk of a large workflow's nodes, written ahead of its create (redis-store.ts createStaged). The
+  stage: one chunk of a large workflow's nodes, written ahead of its create (redis-store.ts stage). The
   rows go to staging keys in the workflow's slot (lib.lua stageKeys), which the create moves into place
   (create.lua ARGV[5], lib.lua takeStage) together with its own last chunk. Nothing of the workflow is visible
   before its create: no `wf` key, nothing in the sweep indexes, no message published. Staging keys expire after
