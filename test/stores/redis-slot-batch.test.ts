@@ -124,7 +124,7 @@ describe('redis store: batches across the workflows of one slot', { skip: redis.
     const plain = client(t, url);
     const scripts = new Scripts(plain);
     await scripts.load();
-    const sweeper = new Sweeper(plain, store.keys, scripts, (id) => [id, '0', '60000', store.keys.events]);
+    const sweeper = new Sweeper(plain, store.keys, scripts, ['0', '60000', store.keys.events]);
     const ids = Array.from({ length: 1_500 }, (_, i) => `w${i}`);
     const added = await fcalls(t, url, async () => {
       await Promise.all(ids.map((id) => sweeper.index(id, 0)));

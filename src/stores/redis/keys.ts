@@ -1,7 +1,7 @@
 /**
  * Key layout of the Redis store (docs/redis-data-model.md). Every key of one workflow carries the hash tag
  * `{prefix:workflowId}` (DESIGN inv 8), so each transition script touches one cluster slot; the few global
- * keys (`prefix:active`, `prefix:epoch`) are only ever written by single-key commands.
+ * keys (`prefix:active`, `prefix:epoch`, `prefix:sweep`) are only ever written by single-key commands.
  */
 import { CanvasError } from '../../core/errors.js';
 
@@ -39,6 +39,8 @@ export class KeySpace {
   readonly active: string;
   /** The store epoch (RELIABILITY D4). */
   readonly epoch: string;
+  /** Where the next sweep starts in {@link KeySpace.active}: a counter every sweeper of this prefix advances. */
+  readonly sweepCursor: string;
   /** Pub/sub channel of settle and cancel notifications. */
   readonly events: string;
 
@@ -46,6 +48,7 @@ export class KeySpace {
     checkPrefix(prefix);
     this.active = `${prefix}:active`;
     this.epoch = `${prefix}:epoch`;
+    this.sweepCursor = `${prefix}:sweep`;
     this.events = `${prefix}:events`;
   }
 

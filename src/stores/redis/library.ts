@@ -30,14 +30,14 @@ import { SETTLED_RESULT_MAX_BYTES } from './events.js';
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
 export const LIBRARY_VERSION = 5;
 
-/** The per-workflow scripts: one per transition, plus the sweep of one workflow. */
+/** The per-workflow scripts: one per transition, plus the sweep of one workflow and of several of one slot. */
 export const WORKFLOW_SCRIPTS = [
   'create', 'create_many', 'stage', 'claim', 'claim_many', 'renew', 'complete', 'complete_many', 'fail', 'retry', 'replace', 'release', 'cancel',
-  'replay', 'sweep',
+  'replay', 'sweep', 'sweep_many',
 ] as const;
 
-/** The batch scripts: several workflows of one slot per call (lib.lua `batch`, slot-batches.ts). */
-export const BATCH_SCRIPTS: ReadonlySet<WorkflowScript> = new Set(['create_many', 'claim_many', 'complete_many']);
+/** The batch scripts: several workflows of one slot per call (lib.lua `batch`, slot-batches.ts; sweeper.ts). */
+export const BATCH_SCRIPTS: ReadonlySet<WorkflowScript> = new Set(['create_many', 'claim_many', 'complete_many', 'sweep_many']);
 
 /**
  * The scripts that turn a workflow in the compact one-node layout (compact.lua) into the general one before

@@ -103,8 +103,7 @@ export class RedisStore implements Store {
     }
     await checkPersistence(client, logger);
     await client.set(this.keys.epoch, randomUUID(), 'NX');
-    const common = (id: string): string[] => this.common(id);
-    const sweeper = new Sweeper(client, this.keys, scripts, common);
+    const sweeper = new Sweeper(client, this.keys, scripts, this.shared);
     const batches = new SlotBatcher({
       prefix: this.keys.prefix, shared: this.shared, wfKey: (id) => this.keys.wf(id),
       run: (name, keys, args, link) => (link ? scripts.runOn(link, name, keys, args) : scripts.run(name, keys, args)),

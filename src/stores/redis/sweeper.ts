@@ -9,18 +9,22 @@
 import type { Redis } from 'ioredis';
 import { toErrorInfo, WorkerLostError } from '../../core/errors.js';
 import type { SweepResult } from '../store.js';
-import { sweepFrom } from './codes.js';
+import { CODE, scriptError, sweepFrom, type Reply, type SweepOne } from './codes.js';
 import { retryAborted } from './connection.js';
 import { prebuiltOp } from './fcall-op.js';
-import type { KeySpace } from './keys.js';
+import { isWorkflowId, type KeySpace } from './keys.js';
 import type { Scripts } from './scripts.js';
+import { prefixCrc, slotAfter } from './slot.js';
 import { TickPairs } from './tick-pairs.js';
 
 /** Workflows visited, and nodes republished, per sweep call when no `limit` is given. */
 export const DEFAULT_SWEEP_LIMIT = 1_000;
 /** A workflow missing from the store stays indexed this long (its create may be in flight). */
 export const MISSING_GRACE_MS = 30_000;
-const PARALLEL = 16;
+/** Sweep calls in flight at once. */
+const PARALLEL = 4;
+/** Most workflows one `sweep_many` call looks at. */
+export const SWEEP_GROUP = 256;
 /** Longest wait of an index drop for a store call to ride with (ms). */
 export const UNINDEX_LINGER_MS = 100;
 const COUNT_MARK = 987654321;
@@ -33,7 +37,8 @@ export function lostErrorTemplate(): string {
 
 /** Runs sweeps for one store. */
 export class Sweeper {
-  private cursor = 0;
+  /** CRC16 of the store's `prefix:` (slot.ts), for grouping ids by slot. */
+  private readonly prefixCrc: number;
   private readonly missingSince = new Map<string, number>();
   /** WorkerLostError as the sweep and release scripts store it (release.lua takes it from here). */
   readonly lostError = lostErrorTemplate();
@@ -46,8 +51,16 @@ export class Sweeper {
     private readonly client: Redis,
     private readonly keys: KeySpace,
     private readonly scripts: Scripts,
-    private readonly common: (workflowId: string) => string[],
-  ) {}
+    /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
+    private readonly shared: readonly string[],
+  ) {
+    this.prefixCrc = prefixCrc(keys.prefix);
+  }
+
+  /** ARGV[1..4] of a per-workflow script. */
+  private common(workflowId: string): string[] {
+    return [workflowId, ...this.shared];
+  }
 
   /**
    * Adds a workflow to the index for run generation `run` (never lowers it). The additions of one tick go as one
@@ -82,44 +95,104 @@ export class Sweeper {
     return drop;
   }
 
-  /** One sweep call. */
+  /**
+   * One sweep call: the next `limit` workflows of the index from the cursor all stores of this prefix share
+   * ({@link Sweeper.page}), swept by slot (`sweep_many`, up to {@link SWEEP_GROUP} workflows per call,
+   * {@link PARALLEL} calls at a time), republishing about `limit` nodes at most.
+   */
   async sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult> {
     const limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_SWEEP_LIMIT));
     const out: SweepResult = { ready: [], redelivered: 0, lost: 0, settled: [] };
     const drops: Array<Promise<void>> = [];
-    const page = (from: number): Promise<string[]> => retryAborted(() => this.client.zrange(this.keys.active, from, from + limit - 1));
-    let ids = await page(this.cursor);
-    if (ids.length === 0 && this.cursor > 0) ids = await page(0);
-    this.cursor = ids.length < limit ? 0 : this.cursor + ids.length;
-    for (let i = 0; i < ids.length; i += PARALLEL) {
+    const groups = await this.slotGroups(await this.page(limit));
+    for (let i = 0; i < groups.length; i += PARALLEL) {
       const left = limit - out.ready.length;
       if (left <= 0) break;
-      const batch = ids.slice(i, i + PARALLEL);
+      const batch = groups.slice(i, i + PARALLEL);
       const budget = Math.max(1, Math.ceil(left / batch.length));
-      await Promise.all(batch.map((id) => this.sweepOne(id, options.republishAfterMs, budget, out, drops)));
+      await Promise.all(batch.map((ids) => this.sweepGroup(ids, options.republishAfterMs, budget, out, drops)));
     }
     this.unindexes.flush();
     await Promise.all(drops);
     return out;
   }
 
-  /** Sweeps one workflow; the index drops it asks for go to `drops` (sent together at the end of the sweep). */
-  private async sweepOne(id: string, republishAfterMs: number, budget: number, out: SweepResult, drops: Array<Promise<void>>): Promise<void> {
-    let keys: string[];
-    try {
-      keys = [this.keys.wf(id)];
-    } catch {
-      await retryAborted(() => this.client.zrem(this.keys.active, id));
-      return;
+  /**
+   * The next `limit` workflow ids of the index (fewer when it holds fewer), from a cursor in Redis that every
+   * store of this prefix advances (`INCRBY`): workers sweeping at once take turns through the index instead of
+   * each going over the same first page. The cursor wraps at the index's size, so every workflow comes round.
+   */
+  private async page(limit: number): Promise<string[]> {
+    const [end, size] = await retryAborted(async () => {
+      const replies = await this.client.pipeline().incrby(this.keys.sweepCursor, limit).zcard(this.keys.active).exec();
+      const failed = replies?.find(([error]) => error);
+      if (!replies || failed) throw failed?.[0] ?? new Error('redis store: sweep cursor pipeline answered nothing');
+      return [Number(replies[0]![1]), Number(replies[1]![1])];
+    });
+    if (size === 0) return [];
+    const from = (((end - limit) % size) + size) % size;
+    const ids = await retryAborted(() => this.client.zrange(this.keys.active, from, from + limit - 1));
+    const wrap = Math.min(from, limit - ids.length);
+    if (wrap > 0) ids.push(...(await retryAborted(() => this.client.zrange(this.keys.active, 0, wrap - 1))));
+    return ids;
+  }
+
+  /**
+   * The ids grouped by cluster slot, at most {@link SWEEP_GROUP} per group, in the order first seen. An id that is
+   * not a valid workflow id (written by something else) is dropped from the index here.
+   */
+  private async slotGroups(ids: readonly string[]): Promise<string[][]> {
+    const bySlot = new Map<number, string[]>();
+    const groups: string[][] = [];
+    const invalid: string[] = [];
+    for (const id of ids) {
+      if (!isWorkflowId(id)) {
+        invalid.push(id);
+        continue;
+      }
+      const slot = slotAfter(this.prefixCrc, id);
+      let group = bySlot.get(slot);
+      if (!group || group.length >= SWEEP_GROUP) {
+        bySlot.set(slot, (group = []));
+        groups.push(group);
+      }
+      group.push(id);
     }
-    const reply = sweepFrom(await this.scripts.run('sweep', keys, [...this.common(id), String(republishAfterMs), String(budget), this.lostError]), id);
+    if (invalid.length > 0) await retryAborted(() => this.client.zrem(this.keys.active, ...invalid));
+    return groups;
+  }
+
+  /**
+   * Sweeps the workflows of one slot in one call (`sweep_many`; a lone one by `sweep`), each with `budget`;
+   * the index drops they ask for go to `drops` (sent together at the end of the sweep).
+   */
+  private async sweepGroup(ids: readonly string[], republishAfterMs: number, budget: number, out: SweepResult, drops: Array<Promise<void>>): Promise<void> {
+    const params = [String(republishAfterMs), String(budget), this.lostError];
+    const keys = ids.map((id) => this.keys.wf(id));
+    const replies: Reply[] = ids.length === 1
+      ? [await this.scripts.run('sweep', keys, [...this.common(ids[0]!), ...params])]
+      : ((await this.scripts.run('sweep_many', keys, [...this.shared, ...params, ...ids])) as unknown as Reply[]);
+    if (!Array.isArray(replies) || replies.length !== ids.length) {
+      throw new Error(`redis store: sweep_many answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${ids.length} workflows`);
+    }
+    const errors: unknown[] = [];
+    ids.forEach((id, i) => {
+      const reply = replies[i]!;
+      if (Array.isArray(reply) && reply[0] === CODE.ERROR) errors.push(scriptError(new Error(String(reply[1]))));
+      else this.record(id, sweepFrom(reply, id), out, drops);
+    });
+    if (errors.length > 0) throw errors[0];
+  }
+
+  /** Takes in one workflow's sweep: what it found for `out`, the index drop or the missing grace it asks for. */
+  private record(id: string, reply: SweepOne, out: SweepResult, drops: Array<Promise<void>>): void {
     if (reply.status === 'missing') {
       const first = this.missingSince.get(id);
       const now = performance.now();
       if (first === undefined) this.missingSince.set(id, now);
       else if (now - first >= MISSING_GRACE_MS) {
         this.missingSince.delete(id);
-        await retryAborted(() => this.client.zrem(this.keys.active, id));
+        drops.push(retryAborted(() => this.client.zrem(this.keys.active, id)).then(() => undefined));
       }
       return;
     }

@@ -134,12 +134,11 @@ local function completeCompact(id, token, result, ignoreResult)
   return { CODE.OK, 'succeeded', run, 0 }
 end
 
--- The sweep of a compact workflow that needs none (sweep.lua): true when its node is neither running past its
--- lease nor ready and unclaimed for `after` ms; otherwise the caller inflates and sweeps as usual.
-local function compactIdle(after)
-  local v = rcall('HMGET', K.wf, '_s', '_lu', '_q', '_nb')
-  local s = v[1]
-  if s == 'running' then return (tonumber(v[2]) or 0) > NOW end
-  if s == 'queued' or s == 'retrying' then return math.max(tonumber(v[3]) or 0, tonumber(v[4]) or 0) + after > NOW end
+-- The sweep of a compact workflow that needs none (sweep.lua): true when its node (state `s`, lease until `lu`,
+-- queued at `q`, not before `nb`, as stored) is neither running past its lease nor ready and unclaimed for
+-- `after` ms; otherwise the caller inflates and sweeps as usual.
+local function compactIdle(after, s, lu, q, nb)
+  if s == 'running' then return (tonumber(lu) or 0) > NOW end
+  if s == 'queued' or s == 'retrying' then return math.max(tonumber(q) or 0, tonumber(nb) or 0) + after > NOW end
   return true
 end

@@ -12,7 +12,8 @@
     KEYS[1]      the workflow's `wf` key; its other keys derive from its tag (lib.lua)
     ARGV[1..4]   workflowId, history flag, retentionMs, events channel (lib.lua)
     ARGV[5]      republishAfterMs
-    ARGV[6]      budget: most lapsed leases and most unclaimed nodes looked at
+    ARGV[6]      budget: most lapsed leases and most unclaimed nodes looked at (0: none; sweep_many passes what
+                 its budget has left)
     ARGV[7]      WorkerLostError as ErrorInfo JSON, with 987654321 where the redelivery count goes
 
   Output:
@@ -22,15 +23,20 @@
 
   Events: 'settled' on ARGV[4] when a lost node settled the workflow (state failed: no result).
 ]]
-if not loadWf() then return { CODE.MISSING } end
-if W.state ~= 'running' then return { CODE.NOT_RUNNING, W.state, W.run } end
+-- Most workflows a sweep visits need nothing: a few fields answer for a settled one and for an idle compact one
+-- (compact.lua), without loading the workflow (a compact `wf` hash is a listpack with the node's spec in it,
+-- where every field read is a scan).
+local peek = rcall('HMGET', K.wf, 'state', 'run', '_id', '_s', '_lu', '_q', '_nb')
+if not peek[1] then return { CODE.MISSING } end
+local run = tonumber(peek[2])
+if peek[1] ~= 'running' then return { CODE.NOT_RUNNING, peek[1], run } end
 local after, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
--- A compact workflow (compact.lua) is looked at in place, and inflated only when its node needs the sweep.
-if W.c then
-  if compactIdle(after) then return { CODE.OK, 0, 0, '', W.run } end
+-- A compact workflow is looked at in place, and inflated only when its node needs the sweep.
+if peek[3] then
+  if budget <= 0 or compactIdle(after, peek[4], peek[5], peek[6], peek[7]) then return { CODE.OK, 0, 0, '', run } end
   inflate()
-  loadWf()
 end
+loadWf()
 local lapsed = rcall('ZRANGEBYSCORE', K.leases, '-inf', NOW, 'LIMIT', 0, budget)
 local unclaimed = rcall('ZRANGEBYSCORE', K.ready, '-inf', NOW - after, 'LIMIT', 0, budget)
 local redelivered, lost = 0, 0
