@@ -159,9 +159,12 @@ export class App {
       if (declaring) await declaring;
     }
     this.watch?.expect(workflowId); // before the create: its settle notification cannot come first
+    // Only the count outlives the create: the graph is garbage once it is sent, not kept by this frame until the
+    // reply (with a burst of starts in flight, those graphs would survive young-generation GCs and be copied).
+    const nodes = graph.nodes.length;
     const created = await createAndPublish(kernel, workflowId, graph);
     if (!created) this.watch?.heard(workflowId); // an existing workflow may have settled already: read it
-    if (created) this.logger.debug({ workflowId, nodes: graph.nodes.length }, 'workflow started');
+    if (created) this.logger.debug({ workflowId, nodes }, 'workflow started');
     const handle = new WorkflowHandle<R>(workflowId, this.host);
     if (this.options.eager) await handle.settled();
     return handle;

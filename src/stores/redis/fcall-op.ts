@@ -22,11 +22,20 @@ export function fcallOp(fn: string, keys: readonly string[], args: ReadonlyArray
 
 /**
  * Any command as an {@link Op} whose RESP bytes (`head` then `tails`, core/resp-command.ts respWire) are
- * written once, on first send, and reused by a re-send.
+ * written once, on first send, and reused by a re-send. The arguments are dropped once written: a caller that
+ * keeps the op until the reply (to send it again) keeps the bytes, outside the JavaScript heap, not thousands
+ * of strings that young-generation GCs would copy meanwhile.
  */
 export function prebuiltOp(name: string, head: ReadonlyArray<WireArg>, ...tails: ReadonlyArray<ReadonlyArray<WireArg>>): Op {
   let wire: Buffer | undefined;
-  return (on) => sendPrebuilt(on as unknown as CommandSink, name, (wire ??= respWire(head, ...tails)));
+  let parts: [ReadonlyArray<WireArg>, ReadonlyArray<ReadonlyArray<WireArg>>] | undefined = [head, tails];
+  return (on) => {
+    if (wire === undefined) {
+      wire = respWire(parts![0], ...parts![1]);
+      parts = undefined;
+    }
+    return sendPrebuilt(on as unknown as CommandSink, name, wire);
+  };
 }
 
 /** An {@link Op} of `client` as a command for the tick batcher. */

@@ -66,8 +66,10 @@ export class Scripts {
    * loading the library again when the server has lost it. Illegal transitions become IllegalTransition.
    */
   async run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<Reply> {
-    const fn = this.library.functionName(name);
-    const call = (): Promise<Reply> => this.batcher.send<Reply>(batched(this.client, fcallOp(fn, keys, args)));
+    // One op for every try: its wire bytes are made once, and the argument strings are let go of then (fcall-op.ts)
+    // instead of living in this frame until the reply.
+    const op = fcallOp(this.library.functionName(name), keys, args);
+    const call = (): Promise<Reply> => this.batcher.send<Reply>(batched(this.client, op));
     try {
       return await retryAborted(async () => {
         try {

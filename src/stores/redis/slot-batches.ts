@@ -26,6 +26,7 @@ const SCRIPT_INDEX: Readonly<Record<BatchedScript, number>> = { create: 0, claim
 export const BATCH_LIMITS = { entries: 256, args: 8_192, bytes: 4 * 1024 * 1024 } as const;
 
 interface Entry {
+  /** Its script arguments, until they are in the batch's call ({@link SlotBatcher} lets go of them then). */
   args: string[];
   resolve: (reply: Reply) => void;
   reject: (error: unknown) => void;
@@ -58,6 +59,9 @@ export interface BatchTarget {
   /** Sends broker pushes (grouped: one RPUSH per list, one ZADD per marker) in this tick's write. */
   push(pushes: readonly QueuePush[]): Promise<unknown>;
 }
+
+/** What an entry's arguments become once they are in its batch's call. */
+const SENT: string[] = [];
 
 function textBytes(args: readonly string[]): number {
   let bytes = 0;
@@ -133,12 +137,13 @@ export class SlotBatcher {
   private sendOne(batch: Batch, link?: RideLink): void {
     const entries = batch.groups.flatMap((g) => g.entries);
     const rejectAll = (error: unknown): void => entries.forEach((e) => e.reject(error));
+    const name = batch.name;
     try {
       if (entries.length === 1) {
         const [one] = entries as [Entry];
         const { workflowId } = batch.groups[0]!;
         // concat, not a spread: a lone create's arguments may be hundreds of thousands of strings.
-        this.target.run(batch.name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared].concat(one.args), link).then(one.resolve, one.reject);
+        this.target.run(name, [this.target.wfKey(workflowId)], [workflowId, ...this.target.shared].concat(one.args), link).then(one.resolve, one.reject);
         this.sendPushes(entries);
         return;
       }
@@ -148,9 +153,9 @@ export class SlotBatcher {
         args.push(group.workflowId, String(group.args));
         for (const entry of group.entries) for (const a of entry.args) args.push(a);
       }
-      this.target.run(`${batch.name}_many`, keys, args, link).then((replies: unknown) => {
+      this.target.run(`${name}_many`, keys, args, link).then((replies: unknown) => {
         if (!Array.isArray(replies) || replies.length !== entries.length) {
-          rejectAll(new Error(`redis store: ${batch.name}_many answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${entries.length} entries`));
+          rejectAll(new Error(`redis store: ${name}_many answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${entries.length} entries`));
           return;
         }
         entries.forEach((e, i) => {
@@ -165,14 +170,22 @@ export class SlotBatcher {
     }
   }
 
-  /** The pushes of a batch's entries, right behind its call: one send for all of them. */
-  private sendPushes(entries: readonly Entry[]): void {
+  /**
+   * The pushes of a batch's entries, right behind its call: one send for all of them. The entries, which the
+   * reply's handler keeps, let go of their arguments and pushes here: both are in the call and the pushes now.
+   */
+  private sendPushes(entries: Entry[]): void {
     let all: QueuePush[] | undefined;
     for (const entry of entries) if (entry.pushes) for (const push of entry.pushes.list) (all ??= []).push(push);
-    if (!all) return;
-    const sent = this.target.push(all);
-    sent.catch(() => undefined); // each entry's caller awaits it
-    for (const entry of entries) entry.pushes?.sent(sent);
+    const sent = all && this.target.push(all);
+    sent?.catch(() => undefined); // each entry's caller awaits it
+    for (const entry of entries) {
+      entry.args = SENT;
+      if (entry.pushes) {
+        entry.pushes.sent(sent ?? Promise.resolve());
+        entry.pushes = undefined;
+      }
+    }
   }
 
 }
