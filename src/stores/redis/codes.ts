@@ -102,12 +102,12 @@ export function renewFrom(reply: Reply): 'ok' | 'lost' | 'canceled' {
   return code === CODE.OK ? 'ok' : code === CODE.LOST ? 'lost' : code === CODE.CANCELED ? 'canceled' : unexpected(code);
 }
 
-/** A cancel's reply, with the run generation for the index. */
-export function cancelFrom(reply: Reply): CancelResult & { run: number } {
+/** A cancel's reply, with the run generation for the index and whether open nodes are left for another step. */
+export function cancelFrom(reply: Reply): CancelResult & { run: number; more: boolean } {
   const code = Number(reply[0]);
-  if (code === CODE.MISSING) return { status: 'missing', run: 0 };
+  if (code === CODE.MISSING) return { status: 'missing', run: 0, more: false };
   const status = code === CODE.OK ? 'ok' : code === CODE.ALREADY ? 'already' : unexpected(code);
-  return { status, state: String(reply[1]) as WorkflowState, run: Number(reply[2]) };
+  return { status, state: String(reply[1]) as WorkflowState, run: Number(reply[2]), more: Number(reply[3] ?? 0) === 1 };
 }
 
 /** A replay's reply, with the new run generation. */

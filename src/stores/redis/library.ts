@@ -4,7 +4,8 @@
  *
  *   #!lua name=braid_store_v1_<8 hex>
  *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts), CODE (codes.ts), REPUBLISH_BACKOFF_LIMIT
- *                (src/runtime/step/sweep.ts) and SETTLED_RESULT_MAX_BYTES (events.ts) as Lua literals
+ *                (src/runtime/step/sweep.ts), SETTLED_RESULT_MAX_BYTES (events.ts) and CANCEL_STEP_NODES as Lua
+ *                literals
  *   lib.lua      state, records, moves, begin(): the per-call reset, batch(): several workflows per call
  *   compact.lua  the compact layout of one-node workflows: create, claim, complete in place; inflate()
  *   advance.lua  how completions spread, the write-back (flush, finish)
@@ -28,7 +29,13 @@ import { CODE } from './codes.js';
 import { SETTLED_RESULT_MAX_BYTES } from './events.js';
 
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
-export const LIBRARY_VERSION = 5;
+export const LIBRARY_VERSION = 6;
+
+/**
+ * Most nodes one `cancel` call moves (a larger workflow is canceled in steps: lua/advance.lua cancelNodes), and the
+ * step a sweep takes of a cancel left half done. About 70 ms of Redis per step.
+ */
+export const DEFAULT_CANCEL_CHUNK_NODES = 5_000;
 
 /** The per-workflow scripts: one per transition, plus the sweep of one workflow and of several of one slot. */
 export const WORKFLOW_SCRIPTS = [
@@ -81,6 +88,7 @@ export function prelude(): string {
     `local CODE = ${luaLiteral(CODE)}`,
     `local REPUBLISH_BACKOFF_LIMIT = ${luaLiteral(REPUBLISH_BACKOFF_LIMIT)} -- src/runtime/step/sweep.ts`,
     `local SETTLED_RESULT_MAX_BYTES = ${luaLiteral(SETTLED_RESULT_MAX_BYTES)} -- events.ts`,
+    `local CANCEL_STEP_NODES = ${luaLiteral(DEFAULT_CANCEL_CHUNK_NODES)} -- library.ts DEFAULT_CANCEL_CHUNK_NODES`,
   ].join('\n');
 }
 

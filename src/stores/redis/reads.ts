@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { ErrorInfo } from '../../core/errors.js';
 import { parseJson } from '../../core/json.js';
 import type { NodeSnapshot, WorkflowSnapshot } from '../../core/snapshot.js';
-import type { NodeState, WorkflowState } from '../../runtime/machines.js';
+import { FINAL_NODE_STATES, type NodeState, type WorkflowState } from '../../runtime/machines.js';
 import type { NodeSpec, TransitionRecord, WorkflowOutcome } from '../store.js';
 import type { KeySpace } from './keys.js';
 import { decodeNodeRecord, type StoredNodeRecord } from './node-record.js';
@@ -24,14 +24,14 @@ function results(exec: Exec): unknown[] {
 /** The snapshot of a workflow, or null when it does not exist. */
 export async function readSnapshot(client: Redis, keys: KeySpace, id: string): Promise<WorkflowSnapshot | null> {
   const [meta, order, specs, nodes, res, errs] = results(await client.multi()
-    .hmget(keys.key(id, 'wf'), 'state', 'createdAt', 'settledAt', 'result', ...COMPACT_SNAPSHOT_FIELDS)
+    .hmget(keys.key(id, 'wf'), 'state', 'createdAt', 'settledAt', 'result', 'cz', ...COMPACT_SNAPSHOT_FIELDS)
     .lrange(keys.key(id, 'order'), 0, -1)
     .hgetall(keys.key(id, 'spec'))
     .hgetallBuffer(keys.key(id, 'node'))
     .hgetall(keys.key(id, 'res'))
     .hgetall(keys.key(id, 'err'))
     .exec()) as [Array<string | null>, string[], Record<string, string>, Record<string, Buffer>, Record<string, string>, Record<string, string>];
-  const [state, createdAt, settledAt, result, compactId, ...compact] = meta;
+  const [state, createdAt, settledAt, result, canceling, compactId, ...compact] = meta;
   if (!state) return null;
   const snapshot: WorkflowSnapshot = {
     id, state: state as WorkflowState, createdAt: Number(createdAt),
@@ -39,6 +39,9 @@ export async function readSnapshot(client: Redis, keys: KeySpace, id: string): P
       ? [compactNodeSnapshot(compactId, compact, result ?? undefined)]
       : order.map((nodeId) => nodeSnapshot(nodeId, specs[nodeId], nodes[nodeId], res[nodeId], errs[nodeId])),
   };
+  // A cancel in steps (lua/advance.lua cancelNodes) not yet past every node: those it has not reached are canceled
+  // already (no claim, no commit goes through), and read as what the next steps will write.
+  if (canceling) for (const node of snapshot.nodes) if (!FINAL_NODE_STATES.has(node.state)) node.state = 'canceled';
   if (settledAt) snapshot.settledAt = Number(settledAt);
   if (result) snapshot.result = parseJson(result);
   return snapshot;

@@ -25,7 +25,7 @@ import { createArgs, createRows, type NodeRows, replaceArgs } from './encode.js'
 import { rootMessages } from '../../runtime/step/create.js';
 import { EventFeed } from './events.js';
 import { isWorkflowId, KeySpace } from './keys.js';
-import type { WorkflowScript } from './library.js';
+import { DEFAULT_CANCEL_CHUNK_NODES, type WorkflowScript } from './library.js';
 import { SlotMinter } from './mint.js';
 import { readHistory, readOutcome, readSnapshot } from './reads.js';
 import { Scripts } from './scripts.js';
@@ -53,6 +53,11 @@ export interface RedisStoreOptions {
    * each but the last is staged ahead (lua/stage.lua), and the create moves them into place with the last one.
    */
   createChunkNodes?: number;
+  /**
+   * A cancel moves at most this many nodes per call (default {@link DEFAULT_CANCEL_CHUNK_NODES}): the workflow is
+   * canceled in the first, the rest of its open nodes in as many more as it takes (lua/advance.lua cancelNodes).
+   */
+  cancelChunkNodes?: number;
 }
 
 /** Default of {@link RedisStoreOptions.createChunkNodes}. */
@@ -78,6 +83,7 @@ export class RedisStore implements Store {
   /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
   private readonly shared: readonly string[];
   private readonly createChunkNodes: number;
+  private readonly cancelChunkNodes: number;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.serverUrl = options.url;
@@ -87,6 +93,8 @@ export class RedisStore implements Store {
     if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs <= 0) throw new RangeError('retentionMs must be a positive integer');
     this.createChunkNodes = options.createChunkNodes ?? DEFAULT_CREATE_CHUNK_NODES;
     if (!Number.isSafeInteger(this.createChunkNodes) || this.createChunkNodes < 1) throw new RangeError('createChunkNodes must be a positive integer');
+    this.cancelChunkNodes = options.cancelChunkNodes ?? DEFAULT_CANCEL_CHUNK_NODES;
+    if (!Number.isSafeInteger(this.cancelChunkNodes) || this.cancelChunkNodes < 1) throw new RangeError('cancelChunkNodes must be a positive integer');
     this.shared = [options.history ? '1' : '0', String(this.retentionMs), this.keys.events];
   }
 
@@ -249,10 +257,18 @@ export class RedisStore implements Store {
     return this.commit('release', r, [this.c.sweeper.lostError]);
   }
 
+  /**
+   * Cancels in steps of {@link RedisStoreOptions.cancelChunkNodes} nodes: the first call cancels the workflow (claims
+   * refused, running nodes fenced off, the events sent), the next ones move what is left of its open nodes.
+   * One left half done (this process died) is finished by the next cancel call, or the sweep.
+   */
   async cancel(workflowId: string): Promise<CancelResult> {
     if (!isWorkflowId(workflowId)) return { status: 'missing' };
-    const { run, ...result } = cancelFrom(await this.run('cancel', workflowId, []));
-    if (result.status === 'ok') this.unindexLater(workflowId, run);
+    const args = [String(this.cancelChunkNodes)];
+    const { run, more, ...result } = cancelFrom(await this.run('cancel', workflowId, args));
+    let step = { run, more };
+    while (step.more) step = cancelFrom(await this.run('cancel', workflowId, args));
+    if (result.status === 'ok' || more) this.unindexLater(workflowId, step.run);
     return result;
   }
 

@@ -229,6 +229,34 @@ local function finish()
   end
 end
 
+-- A cancel in steps (cancel.lua; sweep.lua and replay.lua finish one left half done): the workflow is canceled
+-- at once, its open nodes `count` at a time in creation order (-1: all that are left), from `cz`, a field of
+-- `wf` present while nodes are left. Each node moves as cancel.lua once moved them all in one call (CANCEL,
+-- finished now); a canceled workflow refuses claims (claimOne), fences off the commits and renewals of nodes
+-- still running (guard, renew.lua), and reads show its open nodes as canceled (reads.ts), so what is left is
+-- bookkeeping that keeps one call from holding Redis for seconds on a 100,000-node workflow. True when nodes
+-- are left after this step.
+local function cancelNodes(count)
+  local from = tonumber(rcall('HGET', K.wf, 'cz')) or 0
+  local ids = rcall('LRANGE', K.order, from, count < 0 and -1 or from + count - 1)
+  local unread = {}
+  for _, id in ipairs(ids) do if not NODES[id] then unread[#unread + 1] = id end end
+  if #unread > 0 then
+    local texts = hmgetMany(K.node, unread)
+    for i, id in ipairs(unread) do if texts[i] then remember(id, decodeRecord(texts[i])) end end
+  end
+  for _, id in ipairs(ids) do
+    local rec = NODES[id]
+    if rec and not FINAL[rec.s] then
+      move(id, rec, 'CANCEL')
+      rec.fa = NOW
+    end
+  end
+  local left = count >= 0 and #ids == count and rcall('LLEN', K.order) > from + count
+  if left then put('HSET', K.wf, 'cz', num(from + count)) else rcall('HDEL', K.wf, 'cz') end
+  return left
+end
+
 -- The reply of a commit: code, settled state ('' when not settled), run, then the ready messages.
 local function commitReply(code)
   local reply = { code, W.settled or '', W.run }
@@ -245,7 +273,12 @@ local function guard(id, token, target)
   local rec = getNode(id)
   if not rec then return nil, CODE.ORPHAN end
   if rec.tk ~= token then return nil, CODE.STALE end
-  if rec.s == 'running' then return rec, nil end
+  -- A node still running in a workflow that is not (a cancel in steps that has not reached it yet) is fenced off
+  -- as the cancel will leave it: canceled, its commit stale.
+  if rec.s == 'running' then
+    if W.state ~= 'running' then return nil, CODE.STALE end
+    return rec, nil
+  end
   -- A replace under this token is applied once the node has a replacement, even if it has since resolved.
   local applied = rec.s == target or (target == 'waiting' and rcall('HEXISTS', K.repl, id) == 1)
   return nil, applied and CODE.ALREADY or CODE.STALE

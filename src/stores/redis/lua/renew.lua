@@ -21,6 +21,8 @@ local rec = getNode(id)
 if not rec or rec.tk ~= ARGV[6] then return { CODE.LOST } end
 if rec.s == 'canceled' then return { CODE.CANCELED } end
 if rec.s ~= 'running' then return { CODE.LOST } end
+-- Canceled in steps that have not reached this node yet (advance.lua cancelNodes).
+if rcall('HGET', K.wf, 'state') == 'canceled' then return { CODE.CANCELED } end
 rec.lu = NOW + tonumber(ARGV[7])
 dirty(id)
 finish()

@@ -47,6 +47,8 @@ if request ~= '' then
   end
 end
 if W.state == 'running' or W.state == 'succeeded' then return { CODE.REFUSED, W.state } end
+-- A cancel left half done ends here first: replay goes over every node anyway.
+if rcall('HEXISTS', K.wf, 'cz') == 1 then cancelNodes(-1) end
 loadAllNodes()
 local order = rcall('LRANGE', K.order, 0, -1)
 local chosen = {}

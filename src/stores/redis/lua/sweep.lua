@@ -18,7 +18,9 @@
 
   Output:
     { CODE.OK, redelivered, lost, settled state or '', run, ready messages (6 slots each) }
-    { CODE.NOT_RUNNING, state, run }   settled: nothing to sweep (the caller drops it from the global index)
+    { CODE.NOT_RUNNING, state, run }   settled: nothing to sweep (the caller drops it from the global index); a
+                                       cancel left half done takes a step of CANCEL_STEP_NODES first, and
+                                       answers OK (kept in the index) until its last
     { CODE.MISSING }                   no such workflow (expired, or its create has not run yet)
 
   Events: 'settled' on ARGV[4] when a lost node settled the workflow (state failed: no result).
@@ -26,10 +28,18 @@
 -- Most workflows a sweep visits need nothing: a few fields answer for a settled one and for an idle compact one
 -- (compact.lua), without loading the workflow (a compact `wf` hash is a listpack with the node's spec in it,
 -- where every field read is a scan).
-local peek = rcall('HMGET', K.wf, 'state', 'run', '_id', '_s', '_lu', '_q', '_nb')
+local peek = rcall('HMGET', K.wf, 'state', 'run', '_id', '_s', '_lu', '_q', '_nb', 'cz')
 if not peek[1] then return { CODE.MISSING } end
 local run = tonumber(peek[2])
-if peek[1] ~= 'running' then return { CODE.NOT_RUNNING, peek[1], run } end
+if peek[1] ~= 'running' then
+  if not peek[8] then return { CODE.NOT_RUNNING, peek[1], run } end
+  -- A cancel left half done (its caller went away): its next step; indexed until the last.
+  loadWf()
+  local left = cancelNodes(CANCEL_STEP_NODES)
+  finish()
+  if left then return { CODE.OK, 0, 0, '', run } end
+  return { CODE.NOT_RUNNING, W.state, run }
+end
 local after, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 -- A compact workflow is looked at in place, and inflated only when its node needs the sweep.
 if peek[3] then
