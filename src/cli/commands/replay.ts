@@ -7,6 +7,21 @@ import { Command } from 'commander';
 import { CliError, EXIT } from '../errors.js';
 import { assertWorkflowId } from '../../runtime/ids.js';
 import { withConnection, withSession, type ConnectionFlags } from '../session.js';
+import type { NodeSnapshot } from '../../core/snapshot.js';
+
+/** Node ids named on the replay line; past this many, the line counts the rest. */
+export const LISTED_NODES = 10;
+
+/**
+ * The replayed nodes as `id (task)`, the first {@link LISTED_NODES} of them and a count of the others (a
+ * canceled 100,000-node chord replays all but what finished).
+ */
+export function nodeList(chosen: readonly string[], nodes: readonly NodeSnapshot[]): string {
+  const tasks = new Map(nodes.map((n) => [n.id, n.task]));
+  const named = chosen.slice(0, LISTED_NODES).map((nodeId) => `${nodeId} (${tasks.get(nodeId) ?? '?'})`).join(', ');
+  const rest = chosen.length - LISTED_NODES;
+  return rest > 0 ? `${named} and ${rest.toLocaleString('en-US')} more` : named;
+}
 
 /** The `replay` command. */
 export function replayCommand(): Command {
@@ -25,8 +40,7 @@ export function replayCommand(): Command {
         const chosen = nodes ?? before.nodes
           .filter((n) => n.kind === 'task' && (n.state === 'failed' || n.state === 'blocked' || n.state === 'canceled'))
           .map((n) => n.id);
-        const names = chosen.map((nodeId) => `${nodeId} (${before.nodes.find((n) => n.id === nodeId)?.task ?? '?'})`);
-        process.stdout.write(`replaying workflow ${id}: ${names.join(', ')}${nodes ? ' and everything downstream' : ''}\n`);
+        process.stdout.write(`replaying workflow ${id}: ${nodeList(chosen, before.nodes)}${nodes ? ' and everything downstream' : ''}\n`);
         if (!flags.wait) return;
         const result = await handle.result();
         process.stdout.write(`${JSON.stringify(result)}\n`);
