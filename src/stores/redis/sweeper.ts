@@ -192,7 +192,9 @@ export class Sweeper {
       if (first === undefined) this.missingSince.set(id, now);
       else if (now - first >= MISSING_GRACE_MS) {
         this.missingSince.delete(id);
-        drops.push(retryAborted(() => this.client.zrem(this.keys.active, id)).then(() => undefined));
+        const drop = retryAborted(() => this.client.zrem(this.keys.active, id)).then(() => undefined);
+        drop.catch(() => undefined); // awaited with the other drops, unless the sweep fails first
+        drops.push(drop);
       }
       return;
     }
