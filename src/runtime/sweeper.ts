@@ -41,7 +41,7 @@ export class Sweeper {
   /** One sweep now; resolves when its messages are published. */
   async sweepOnce(): Promise<void> {
     try {
-      const result = await this.kernel.store.sweep({ republishAfterMs: this.timing.republishAfterMs, limit: 10_000 });
+      const result = await this.kernel.store.sweep({ republishAfterMs: this.timing.republishAfterMs, limit: 10_000, everyMs: this.timing.intervalMs });
       if (result.redelivered > 0 || result.lost > 0) {
         this.kernel.logger.warn({ redelivered: result.redelivered, lost: result.lost }, 'sweep found lapsed leases');
       }

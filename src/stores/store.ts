@@ -160,6 +160,13 @@ export interface CancelResult {
   state?: WorkflowState;
 }
 
+/** What a sweep is asked to do ({@link Store.sweep}). */
+export interface SweepOptions {
+  republishAfterMs: number;
+  limit?: number;
+  everyMs?: number;
+}
+
 /** What one sweep did. */
 export interface SweepResult {
   /** Nodes to publish again: lapsed leases sent back to their queue, and ready nodes left unclaimed too long. */
@@ -241,8 +248,12 @@ export interface Store {
   snapshot(workflowId: string): Promise<WorkflowSnapshot | null>;
   /** The workflow's state and, once settled, its result or failures; null when unknown. */
   outcome(workflowId: string): Promise<WorkflowOutcome | null>;
-  /** Redelivers nodes whose lease lapsed and republishes ready nodes unclaimed for `republishAfterMs`. */
-  sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult>;
+  /**
+   * Redelivers nodes whose lease lapsed and republishes ready nodes unclaimed for `republishAfterMs`, looking at
+   * up to `limit` workflows. `everyMs`: the caller sweeps this often (a worker's sweeper); a store that several
+   * workers sweep may then share out one period's work between them instead of doing it once per worker.
+   */
+  sweep(options: SweepOptions): Promise<SweepResult>;
   /**
    * Listens for settle and cancel notifications, or only those of `types` (a store may then send the others
    * nowhere: a worker wants cancels only, a result waiter settles only). Returns the unsubscribe function.

@@ -59,6 +59,16 @@ async function fcallsDuring(raw: Redis, work: () => Promise<unknown>): Promise<n
   return (await calls()) - before;
 }
 
+/** Two stores of one prefix, and `count` one-node workflows whose claims' leases have lapsed. */
+async function twoStoresWithLapsedLeases(t: TestContext, count: number): Promise<{ a: RedisStore; b: RedisStore; raw: Redis }> {
+  const { store: a, raw, prefix } = await open(t);
+  const { store: b } = await open(t, prefix);
+  const runs = await oneNodeRuns(a, count);
+  await Promise.all(runs.map((run) => run.claim('n0', { leaseMs: 1 })));
+  await serverClockPasses(raw, 5);
+  return { a, b, raw };
+}
+
 describe('redis store: the sweep by slot', { skip: redis.skip }, () => {
   test('the workflows of one slot are looked at in one call: 300 idle workflows in 2 calls, not 300', async (t) => {
     const { store, raw, prefix } = await open(t);
@@ -116,11 +126,7 @@ describe('redis store: the sweep by slot', { skip: redis.skip }, () => {
   });
 
   test('two stores of one prefix sweeping at once take turns through the index', async (t) => {
-    const { store: a, raw, prefix } = await open(t);
-    const { store: b } = await open(t, prefix);
-    const runs = await oneNodeRuns(a, 40);
-    await Promise.all(runs.map((run) => run.claim('n0', { leaseMs: 1 })));
-    await serverClockPasses(raw, 5);
+    const { a, b, raw } = await twoStoresWithLapsedLeases(t, 40);
     const [fromA, fromB] = await Promise.all([
       a.sweep({ republishAfterMs: 3_600_000, limit: 20 }),
       b.sweep({ republishAfterMs: 3_600_000, limit: 20 }),
@@ -132,5 +138,15 @@ describe('redis store: the sweep by slot', { skip: redis.skip }, () => {
     const third = await a.sweep({ republishAfterMs: 3_600_000, limit: 30 });
     assert.deepEqual(third, { ready: [], redelivered: 0, lost: 0, settled: [] });
     assert.equal(Number(await raw.get(a.keys.sweepCursor)), 70);
+  });
+
+  test('sweepers of one period share it out: the second of the period looks at half a page, the third a third', async (t) => {
+    const { a, b, raw } = await twoStoresWithLapsedLeases(t, 60);
+    // A period of an hour: the three sweeps fall in one (a worker's sweeper passes its interval).
+    const hour = { republishAfterMs: 3_600_000, limit: 30, everyMs: 3_600_000 };
+    assert.equal((await a.sweep(hour)).redelivered, 30, 'the first sweeper of a period: a whole page');
+    assert.equal((await b.sweep(hour)).redelivered, 15, 'the second: half');
+    assert.equal((await a.sweep(hour)).redelivered, 10, 'the third: a third');
+    assert.equal((await b.sweep({ republishAfterMs: 3_600_000, limit: 30 })).redelivered, 5, 'without a period: the whole page (what is left)');
   });
 });

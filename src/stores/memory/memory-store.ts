@@ -13,7 +13,7 @@ import { sweepRecord } from '../../runtime/step/sweep.js';
 import { outcomeOf, snapshotOf } from '../../runtime/step/view.js';
 import type {
   CancelResult, ClaimRequest, ClaimResult, CommitRequest, CommitResult, CompleteRequest, ReadyNode, ReplayResult, Store, StoreEvent,
-  StoredGraph, SweepResult, TransitionRecord, WorkflowOutcome,
+  StoredGraph, SweepOptions, SweepResult, TransitionRecord, WorkflowOutcome,
 } from '../store.js';
 import type { ErrorInfo } from '../../core/errors.js';
 import type { WorkflowState } from '../../runtime/machines.js';
@@ -123,7 +123,7 @@ export class MemoryStore implements Store {
     return record ? outcomeOf(record) : null;
   }
 
-  async sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult> {
+  async sweep(options: SweepOptions): Promise<SweepResult> {
     const now = this.clock();
     const result: SweepResult = { ready: [], redelivered: 0, lost: 0, settled: [] };
     for (const [id, record] of this.records) {

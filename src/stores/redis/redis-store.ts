@@ -17,7 +17,7 @@ import type { ErrorInfo } from '../../core/errors.js';
 import type { WorkflowSnapshot } from '../../core/snapshot.js';
 import type {
   CancelResult, ClaimRequest, ClaimResult, CommitRequest, CommitResult, CompleteRequest, ContinueRequest, ReadyNode, ReplayResult, Store, StoreEvent,
-  StoredGraph, SweepResult, TransitionRecord, WorkflowOutcome,
+  StoredGraph, SweepOptions, SweepResult, TransitionRecord, WorkflowOutcome,
 } from '../store.js';
 import { cancelFrom, claimFrom, commitFrom, completeFrom, createFrom, renewFrom, replayFrom, type Reply } from './codes.js';
 import { checkPersistence, closeClient, DEFAULT_CONNECT_TIMEOUT_MS, openClient, retryAborted } from './connection.js';
@@ -294,7 +294,7 @@ export class RedisStore implements Store {
     return isWorkflowId(workflowId) ? retryAborted(() => readOutcome(client, this.keys, workflowId)) : null;
   }
 
-  async sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult> {
+  async sweep(options: SweepOptions): Promise<SweepResult> {
     return this.c.sweeper.sweep(options);
   }
 

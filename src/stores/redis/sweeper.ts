@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { toErrorInfo, WorkerLostError } from '../../core/errors.js';
-import type { SweepResult } from '../store.js';
+import type { SweepOptions, SweepResult } from '../store.js';
 import { CODE, scriptError, sweepFrom, type Reply, type SweepOne } from './codes.js';
 import { retryAborted } from './connection.js';
 import { prebuiltOp } from './fcall-op.js';
@@ -97,11 +97,12 @@ export class Sweeper {
 
   /**
    * One sweep call: the next `limit` workflows of the index from the cursor all stores of this prefix share
-   * ({@link Sweeper.page}), swept by slot (`sweep_many`, up to {@link SWEEP_GROUP} workflows per call,
+   * ({@link Sweeper.page}; with `everyMs`, a share of `limit`: {@link Sweeper.rankInPeriod}), swept by slot (`sweep_many`, up to {@link SWEEP_GROUP} workflows per call,
    * {@link PARALLEL} calls at a time), republishing about `limit` nodes at most.
    */
-  async sweep(options: { republishAfterMs: number; limit?: number }): Promise<SweepResult> {
-    const limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_SWEEP_LIMIT));
+  async sweep(options: SweepOptions): Promise<SweepResult> {
+    const asked = Math.max(1, Math.floor(options.limit ?? DEFAULT_SWEEP_LIMIT));
+    const limit = options.everyMs === undefined ? asked : Math.ceil(asked / (await this.rankInPeriod(options.everyMs)));
     const out: SweepResult = { ready: [], redelivered: 0, lost: 0, settled: [] };
     const drops: Array<Promise<void>> = [];
     const groups = await this.slotGroups(await this.page(limit));
@@ -115,6 +116,24 @@ export class Sweeper {
     this.unindexes.flush();
     await Promise.all(drops);
     return out;
+  }
+
+  /**
+   * How many sweeps of this prefix (this one included) have begun in the current period of `everyMs` (by this
+   * machine's clock): the k-th sweeper of a period looks at 1/k of its limit, so N workers that each sweep every
+   * `everyMs` look at about limit × (1 + 1/2 + … + 1/N) ≈ limit × ln N workflows per period between them,
+   * not N × limit, and the first of each period still at a whole page.
+   */
+  private async rankInPeriod(everyMs: number): Promise<number> {
+    const period = Math.max(1, Math.floor(everyMs));
+    const key = `${this.keys.sweepCursor}:${Math.floor(Date.now() / period)}`;
+    const rank = await retryAborted(async () => {
+      const replies = await this.client.pipeline().incr(key).pexpire(key, 2 * period).exec();
+      const failed = replies?.find(([error]) => error);
+      if (!replies || failed) throw failed?.[0] ?? new Error('redis store: sweep period pipeline answered nothing');
+      return Number(replies[0]![1]);
+    });
+    return Math.max(1, rank);
   }
 
   /**
