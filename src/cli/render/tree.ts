@@ -38,8 +38,13 @@ export function renderTree(snapshot: WorkflowSnapshot, style: Style): string[] {
   const tasks = snapshot.nodes.filter((n) => n.kind !== 'errback');
   const errbacks = snapshot.nodes.filter((n) => n.kind === 'errback');
   const level = levels(tasks);
-  const width = Math.max(12, ...snapshot.nodes.map((n) => n.task.length));
-  const idWidth = Math.max(3, ...snapshot.nodes.map((n) => n.id.length));
+  // Loops, not Math.max(...): a spread of more than about 120,000 arguments overflows the stack.
+  let width = 12;
+  let idWidth = 3;
+  for (const n of snapshot.nodes) {
+    width = Math.max(width, n.task.length);
+    idWidth = Math.max(idWidth, n.id.length);
+  }
   const line = (node: NodeSnapshot, bracket: string): string => {
     const state = style.state(node.state, `${SYMBOLS[node.state]} ${node.state.padEnd(9)}`);
     const attempts = node.attempts > 1 ? `×${node.attempts}` : '';
@@ -51,7 +56,9 @@ export function renderTree(snapshot: WorkflowSnapshot, style: Style): string[] {
   const byLevel = new Map<number, NodeSnapshot[]>();
   for (const node of tasks) {
     const l = level.get(node.id) ?? 0;
-    byLevel.set(l, [...(byLevel.get(l) ?? []), node]);
+    const row = byLevel.get(l);
+    if (row) row.push(node);
+    else byLevel.set(l, [node]);
   }
   for (const l of [...byLevel.keys()].sort((a, b) => a - b)) {
     const row = byLevel.get(l)!;
