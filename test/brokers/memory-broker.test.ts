@@ -16,6 +16,19 @@ brokerContract(
 );
 
 describe('MemoryBroker', () => {
+  it('purges a queue of 150,000 ready messages (one spread of them into push would overflow the stack)', async () => {
+    const broker = new MemoryBroker();
+    const body = Buffer.from('x');
+    await Promise.all(Array.from({ length: 150_000 }, () => broker.publish('big', body)));
+    await broker.purge(['big']);
+    const inbox = new Inbox();
+    await broker.consume(['big'], { prefetch: 1 }, inbox.onDelivery);
+    await broker.publish('big', Buffer.from('after'));
+    await inbox.waitFor(1);
+    assert.equal(inbox.items[0]!.body.toString(), 'after', 'nothing purged came through');
+    await broker.close();
+  });
+
   it('never delivers inside publish', async () => {
     const broker = new MemoryBroker();
     const inbox = new Inbox();

@@ -152,7 +152,7 @@ export class Sweeper {
     const from = (((end - limit) % size) + size) % size;
     const ids = await retryAborted(() => this.client.zrange(this.keys.active, from, from + limit - 1));
     const wrap = Math.min(from, limit - ids.length);
-    if (wrap > 0) ids.push(...(await retryAborted(() => this.client.zrange(this.keys.active, 0, wrap - 1))));
+    if (wrap > 0) for (const id of await retryAborted(() => this.client.zrange(this.keys.active, 0, wrap - 1))) ids.push(id);
     return ids;
   }
 
@@ -222,7 +222,7 @@ export class Sweeper {
       drops.push(this.dropLater(id, reply.run));
       return;
     }
-    out.ready.push(...reply.ready);
+    for (const message of reply.ready) out.ready.push(message);
     out.redelivered += reply.redelivered;
     out.lost += reply.lost;
     if (reply.settled) {
