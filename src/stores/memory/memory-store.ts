@@ -132,7 +132,7 @@ export class MemoryStore implements Store {
         continue;
       }
       const swept = sweepRecord(record, now, options.republishAfterMs);
-      result.ready.push(...swept.ready);
+      for (const message of swept.ready) result.ready.push(message);
       result.redelivered += swept.redelivered;
       result.lost += swept.lost;
       if (swept.settled) {
