@@ -140,7 +140,9 @@ forEachMode((mode) => {
     const published = t.app.counters.get('published');
     const wfs = await Promise.all([0, 10, 20].map((x) => t.start(chain(step.s(x), step.s(), step.s(), step.s()))));
     assert.deepEqual(await Promise.all(wfs.map((wf) => wf.result())), [4, 14, 24]);
-    assert.equal(most, 2);
+    // Within concurrency: a continuation holds its slot, never one more. (Whether two steps ever overlap depends
+    // on delivery timing, which AMQP does not fix: the test before holds nodes to see both slots used.)
+    assert.ok(most >= 1 && most <= 2, `at most 2 at once, saw ${most}`);
     // Steps 2-4 of each chain: claimed by the completion of the step before, never published.
     assert.equal(t.app.counters.get('continued'), mode.continues ? 9 : 0);
     assert.equal(t.app.counters.get('published') - published, mode.continues ? 3 : 12);
