@@ -136,3 +136,15 @@ export async function closeClient(client: Redis, waitMs = 1_000): Promise<void> 
   clearTimeout(timer);
   client.disconnect();
 }
+
+/**
+ * The replies of an executed MULTI or pipeline (ioredis `exec()`), in order; throws the first command's error, or
+ * when the whole block was aborted (`null`).
+ */
+export function execResults(exec: Array<[Error | null, unknown]> | null): unknown[] {
+  if (!exec) throw new Error('redis store: MULTI or pipeline aborted');
+  return exec.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}

@@ -8,22 +8,13 @@ import { parseJson } from '../../core/json.js';
 import type { NodeSnapshot, WorkflowSnapshot } from '../../core/snapshot.js';
 import { FINAL_NODE_STATES, type NodeState, type WorkflowState } from '../../runtime/machines.js';
 import type { NodeSpec, TransitionRecord, WorkflowOutcome } from '../store.js';
+import { execResults } from './connection.js';
 import type { KeySpace } from './keys.js';
 import { decodeNodeRecord, type StoredNodeRecord } from './node-record.js';
 
-type Exec = Array<[Error | null, unknown]> | null;
-
-function results(exec: Exec): unknown[] {
-  if (!exec) throw new Error('redis store: MULTI aborted');
-  return exec.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
-}
-
 /** The snapshot of a workflow, or null when it does not exist. */
 export async function readSnapshot(client: Redis, keys: KeySpace, id: string): Promise<WorkflowSnapshot | null> {
-  const [meta, order, specs, nodes, res, errs] = results(await client.multi()
+  const [meta, order, specs, nodes, res, errs] = execResults(await client.multi()
     .hmget(keys.key(id, 'wf'), 'state', 'createdAt', 'settledAt', 'result', 'cz', ...COMPACT_SNAPSHOT_FIELDS)
     .lrange(keys.key(id, 'order'), 0, -1)
     .hgetall(keys.key(id, 'spec'))
@@ -90,7 +81,7 @@ export async function readOutcome(client: Redis, keys: KeySpace, id: string): Pr
   const outcome: WorkflowOutcome = { state: state as WorkflowState, failures: [] };
   if (result) outcome.result = parseJson(result);
   if (state !== 'failed') return outcome;
-  const [order, nodes, errs, replaced] = results(await client.multi()
+  const [order, nodes, errs, replaced] = execResults(await client.multi()
     .lrange(keys.key(id, 'order'), 0, -1)
     .hgetallBuffer(keys.key(id, 'node'))
     .hgetall(keys.key(id, 'err'))

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { toErrorInfo, WorkerLostError } from '../../core/errors.js';
 import type { SweepOptions, SweepResult } from '../store.js';
 import { CODE, scriptError, sweepFrom, type Reply, type SweepOne } from './codes.js';
-import { retryAborted } from './connection.js';
+import { execResults, retryAborted } from './connection.js';
 import { prebuiltOp } from './fcall-op.js';
 import { isWorkflowId, type KeySpace } from './keys.js';
 import type { Scripts } from './scripts.js';
@@ -127,13 +127,8 @@ export class Sweeper {
   private async rankInPeriod(everyMs: number): Promise<number> {
     const period = Math.max(1, Math.floor(everyMs));
     const key = `${this.keys.sweepCursor}:${Math.floor(Date.now() / period)}`;
-    const rank = await retryAborted(async () => {
-      const replies = await this.client.pipeline().incr(key).pexpire(key, 2 * period).exec();
-      const failed = replies?.find(([error]) => error);
-      if (!replies || failed) throw failed?.[0] ?? new Error('redis store: sweep period pipeline answered nothing');
-      return Number(replies[0]![1]);
-    });
-    return Math.max(1, rank);
+    const [rank] = await retryAborted(async () => execResults(await this.client.pipeline().incr(key).pexpire(key, 2 * period).exec()));
+    return Math.max(1, Number(rank));
   }
 
   /**
@@ -142,12 +137,8 @@ export class Sweeper {
    * each going over the same first page. The cursor wraps at the index's size, so every workflow comes round.
    */
   private async page(limit: number): Promise<string[]> {
-    const [end, size] = await retryAborted(async () => {
-      const replies = await this.client.pipeline().incrby(this.keys.sweepCursor, limit).zcard(this.keys.active).exec();
-      const failed = replies?.find(([error]) => error);
-      if (!replies || failed) throw failed?.[0] ?? new Error('redis store: sweep cursor pipeline answered nothing');
-      return [Number(replies[0]![1]), Number(replies[1]![1])];
-    });
+    const replies = await retryAborted(async () => execResults(await this.client.pipeline().incrby(this.keys.sweepCursor, limit).zcard(this.keys.active).exec()));
+    const [end, size] = replies.map(Number) as [number, number];
     if (size === 0) return [];
     const from = (((end - limit) % size) + size) % size;
     const ids = await retryAborted(() => this.client.zrange(this.keys.active, from, from + limit - 1));

@@ -239,12 +239,7 @@ end
 local function cancelNodes(count)
   local from = tonumber(rcall('HGET', K.wf, 'cz')) or 0
   local ids = rcall('LRANGE', K.order, from, count < 0 and -1 or from + count - 1)
-  local unread = {}
-  for _, id in ipairs(ids) do if not NODES[id] then unread[#unread + 1] = id end end
-  if #unread > 0 then
-    local texts = hmgetMany(K.node, unread)
-    for i, id in ipairs(unread) do if texts[i] then remember(id, decodeRecord(texts[i])) end end
-  end
+  loadNodes(ids)
   for _, id in ipairs(ids) do
     local rec = NODES[id]
     if rec and not FINAL[rec.s] then

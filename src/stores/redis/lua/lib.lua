@@ -279,7 +279,16 @@ local function getNode(id)
   return rec
 end
 
--- Loads every node record at once (cancel, replay).
+-- Loads the records of `ids` not loaded yet, in one HMGET per CHUNK (a cancel's step).
+local function loadNodes(ids)
+  local unread = {}
+  for _, id in ipairs(ids) do if not NODES[id] then unread[#unread + 1] = id end end
+  if #unread == 0 then return end
+  local texts = hmgetMany(K.node, unread)
+  for i, id in ipairs(unread) do if texts[i] then remember(id, decodeRecord(texts[i])) end end
+end
+
+-- Loads every node record at once (replay).
 local function loadAllNodes()
   local flat = rcall('HGETALL', K.node)
   for i = 1, #flat, 2 do if not NODES[flat[i]] then remember(flat[i], decodeRecord(flat[i + 1])) end end
