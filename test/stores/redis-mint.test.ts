@@ -8,9 +8,9 @@ import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isWorkflowId } from '../../src/stores/redis/keys.js';
-import { MINT_GROUP_SIZE, SlotMinter } from '../../src/stores/redis/mint.js';
+import { MINT_GROUP_SIZE, SlotMinter, steer } from '../../src/stores/redis/mint.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
-import { prefixCrc, slotAfter, workflowSlot } from '../../src/stores/redis/slot.js';
+import { prefixCrc, SLOT_COUNT, slotAfter, workflowSlot } from '../../src/stores/redis/slot.js';
 
 const keySlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 const prefixArb = fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/);
@@ -58,6 +58,13 @@ describe('slot-steered workflow ids', () => {
       const crc = prefixCrc(prefix); // once per prefix, as a store does
       for (const id of ids) assert.equal(slotAfter(crc, id), workflowSlot(prefix, id));
     }), { numRuns: 2_000 });
+  });
+
+  test('steer reaches every one of the 16,384 slots, as cluster-key-slot computes them', () => {
+    const crc = prefixCrc('braid');
+    for (const random of ['AAAAAAAAAAAAAAAA', 'z9-_Qx0aPq7LmN3c']) {
+      for (let slot = 0; slot < SLOT_COUNT; slot++) assert.equal(keySlot(`{braid:${steer(crc, random, slot)}}`), slot);
+    }
   });
 
   test('groups of later ticks and full groups pick fresh random slots (a cluster spreads the load)', async () => {
