@@ -4,6 +4,7 @@
  * the medians per build. For runtime changes, where BullMQ's figures are not needed and the same minutes matter.
  *
  * Usage: node --import tsx bench/ab.ts --a DIR --b DIR [--only a|b] [--size N] [--rounds 3] [--prof DIR]
+ *        [--window-prof DIR] (a profile of each measured window only: bench/window-profile.ts)
  *        (DIR: src, dist, or a copy of a build under the repo, as `npm run bench -- --from`)
  */
 import { fork } from 'node:child_process';
@@ -16,9 +17,9 @@ import type { JobResult, JobSpec } from './spec.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-function runJob(spec: JobSpec, prof: string | undefined, label: string): Promise<JobResult> {
+function runJob(spec: JobSpec, prof: string | undefined, windowProf: string | undefined, label: string): Promise<JobResult> {
   const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${join(prof, `${label}-${spec.kind}-${spec.size}-${Date.now()}`)}`] : [];
-  const child = fork(join(root, 'bench', 'job.ts'), [JSON.stringify(spec)], { cwd: root, execArgv: ['--import', 'tsx', ...flags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(root, 'bench', 'job.ts'), [JSON.stringify(spec)], { cwd: root, execArgv: ['--import', 'tsx', ...flags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: windowProf ? { ...process.env, BENCH_WINDOW_PROF: join(windowProf, label) } : process.env });
   return new Promise((resolve, reject) => {
     let result: JobResult | undefined;
     child.on('message', (message) => (result = message as JobResult));
@@ -40,7 +41,7 @@ function row(r: JobResult): Row {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { a: { type: 'string' }, b: { type: 'string' }, only: { type: 'string', default: 'a' }, size: { type: 'string' }, rounds: { type: 'string', default: '3' }, prof: { type: 'string' } },
+    options: { a: { type: 'string' }, b: { type: 'string' }, only: { type: 'string', default: 'a' }, size: { type: 'string' }, rounds: { type: 'string', default: '3' }, prof: { type: 'string' }, 'window-prof': { type: 'string' } },
     strict: true,
   });
   if (!values.a || !values.b) throw new Error('usage: ab.ts --a DIR --b DIR [--only a|b] [--size N] [--rounds N] [--prof DIR]');
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
       for (const label of order) {
         await admin.flushall();
         const spec: JobSpec = { lib: 'braid', kind, size, concurrency: 100, batch: 1_000, redisUrl: server.url, braidFrom: builds[label] };
-        const r = row(await runJob(spec, values.prof, label));
+        const r = row(await runJob(spec, values.prof, values['window-prof'], label));
         rows[label]!.push(r);
         process.stderr.write(`${label} #${round + 1}: node ${r.node.toFixed(1)} us/task, redis ${r.redis.toFixed(1)} us/task, ${r.rate.toFixed(0)} tasks/s, ${r.commands.toFixed(3)} commands and ${r.writes.toFixed(3)} writes per task\n`);
       }

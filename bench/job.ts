@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { memoryChord } from './memory-chord.js';
 import { installCounters, RedisWindow } from './redis-counts.js';
 import type { JobResult, JobSpec } from './spec.js';
+import { startWindowProfile } from './window-profile.js';
 import { braidWorkload, loadBraid } from './workloads/braid.js';
 import { bullmqWorkload } from './workloads/bullmq.js';
 import type { Workload } from './workloads/types.js';
@@ -69,10 +70,12 @@ async function runRedis(spec: JobSpec): Promise<JobResult> {
     await warmUp(work, spec);
     const window = new RedisWindow(spec.redisUrl);
     await window.begin();
+    const profile = await startWindowProfile(spec);
     const cpu = process.cpuUsage();
     const figure = await measure(work, spec);
     await sleep(SETTLE_MS);
     const used = process.cpuUsage(cpu);
+    await profile?.stop();
     const redis = await window.end();
     return { ...figure, cpuMs: (used.user + used.system) / 1000, peakRssMb: peakRssMb(), redis };
   } finally {
