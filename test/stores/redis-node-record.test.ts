@@ -2,16 +2,17 @@
  * Node records in the Redis store (lua/lib.lua decodeRecord, src/stores/redis/node-record.ts): create writes
  * JSON, the first script that changes a node writes it back as MessagePack (Redis' cmsgpack), and both the
  * scripts and the TypeScript reads decode either. A property test checks the two MessagePack codecs agree:
- * whatever record-shaped JSON Redis turns into cmsgpack decodes in TypeScript to the same value.
+ * whatever record-shaped JSON Redis turns into cmsgpack decodes in TypeScript to the same value. Records leave out
+ * the fields at their default (RECORD_DEFAULTS) and every reader fills them back in.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import { encode } from '@msgpack/msgpack';
+import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { chain, sig } from '../../src/canvas/builders.js';
-import { decodeNodeRecord } from '../../src/stores/redis/node-record.js';
+import { decodeNodeRecord, RECORD_DEFAULTS, withRecordDefaults } from '../../src/stores/redis/node-record.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { Run } from '../contracts/store/harness.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -22,8 +23,16 @@ const MSGPACK_FIXMAP_FIRST = 0x80;
 describe('decodeNodeRecord', () => {
   test('reads a JSON record and a MessagePack one alike', () => {
     const rec = { s: 'running', r: 0, a: 2, rt: 1, rd: 0, n: 3, k: 'task', t: 'émail.send', e: [], ni: true, sa: 1_796_396_603_763 };
-    assert.deepEqual(decodeNodeRecord(Buffer.from(JSON.stringify(rec))), rec);
-    assert.deepEqual(decodeNodeRecord(Buffer.from(encode(rec))), rec);
+    const filled = { ...rec, c: 0, m: 5, qu: 'default' };
+    assert.deepEqual(decodeNodeRecord(Buffer.from(JSON.stringify(rec))), filled);
+    assert.deepEqual(decodeNodeRecord(Buffer.from(encode(rec))), filled);
+  });
+
+  test('fills in the fields a record leaves out at their default, and keeps those it holds', () => {
+    const slim = { s: 'queued', t: 'a', ni: true };
+    assert.deepEqual(decodeNodeRecord(Buffer.from(encode(slim))), { ...slim, r: 0, a: 1, rt: 0, rd: 0, n: 0, k: 'task', c: 0, m: 5, qu: 'default' });
+    const held = { s: 'failed', t: 'a', r: 2, a: 3, rt: 2, rd: 1, n: 4, k: 'errback', c: 50, m: 9, qu: 'slow' };
+    assert.deepEqual(decodeNodeRecord(Buffer.from(JSON.stringify(held))), held);
   });
 
   test('refuses MessagePack that is not a map', () => {
@@ -84,6 +93,56 @@ describe('redis store: node records', { skip: redis.skip }, () => {
     assert.deepEqual(outcome?.failures.map((f) => [f.nodeId, f.task]), [['n0', 'a']]);
   });
 
+  /** The fields a node's stored record holds, as stored (no defaults filled in). */
+  async function storedFields(store: RedisStore, raw: Redis, workflowId: string, nodeId: string): Promise<Record<string, unknown>> {
+    const bytes = await raw.hgetBuffer(store.keys.key(workflowId, 'node'), nodeId);
+    assert.ok(bytes, `no record for ${nodeId}`);
+    return (bytes[0] === '{'.charCodeAt(0) ? JSON.parse(bytes.toString()) : decode(bytes)) as Record<string, unknown>;
+  }
+
+  test('leave out the fields at their default, as created and as written back by a script', async () => {
+    const { store, raw } = await open();
+    const run = new Run(store);
+    await run.create(chain(sig('a'), sig('b')));
+    const defaulted = Object.keys(RECORD_DEFAULTS);
+    const created = await storedFields(store, raw, run.id, 'n0');
+    assert.deepEqual(defaulted.filter((f) => f in created), [], `created with ${JSON.stringify(created)}`);
+    assert.equal('e' in created, false);
+    assert.equal((await storedFields(store, raw, run.id, 'n1')).r, 1, 'a fan-in counter of 1 is kept');
+    const { token } = await run.claim('n0');
+    const claimed = await storedFields(store, raw, run.id, 'n0');
+    assert.deepEqual(defaulted.filter((f) => f in claimed), ['n'], `claimed: ${JSON.stringify(claimed)} (only the starts counter, now 1)`);
+    assert.equal('e' in claimed, false);
+    await run.complete('n0', token, 1);
+    const next = await storedFields(store, raw, run.id, 'n1');
+    assert.equal('r' in next, false, 'the counter left out once it reached 0');
+    const snap = await run.snapshot();
+    assert.deepEqual(snap.nodes.map((n) => [n.id, n.state, n.kind, n.queue, n.attempts, n.redeliveries]), [['n0', 'succeeded', 'task', 'default', 1, 0], ['n1', 'queued', 'task', 'default', 0, 0]]);
+  });
+
+  test('keep the fields that are not at their default through every write-back', async () => {
+    const { store, raw } = await open();
+    const run = new Run(store);
+    await run.create(chain(sig('a', [], { queue: 'slow', countdownMs: 1, maxRedeliveries: 2 }), sig('b')));
+    const created = await storedFields(store, raw, run.id, 'n0');
+    assert.deepEqual([created.qu, created.c, created.m], ['slow', 1, 2]);
+    let claim = await run.tryClaim('n0');
+    while (claim.status === 'early') claim = await run.tryClaim('n0');
+    assert.equal(claim.status, 'claimed');
+    const first = claim.status === 'claimed' ? claim : assert.fail('not claimed');
+    await run.retry('n0', first.token, 0);
+    const retried = await storedFields(store, raw, run.id, 'n0');
+    assert.deepEqual([retried.qu, retried.c, retried.m, retried.a, retried.rt, retried.n], ['slow', 1, 2, 2, 1, 1]);
+    const second = await run.claim('n0');
+    assert.equal(second.node.retries, 1);
+    assert.equal(second.node.attempt, 2);
+    await run.complete('n0', second.token, 'ok');
+    const done = await storedFields(store, raw, run.id, 'n0');
+    assert.deepEqual([done.qu, done.c, done.m, done.a, done.rt, done.n, done.s], ['slow', 1, 2, 2, 1, 2, 'succeeded']);
+    const snap = await run.node('n0');
+    assert.deepEqual([snap.queue, snap.attempts, snap.state], ['slow', 2, 'succeeded']);
+  });
+
   test('property: what cmsgpack makes of a record-shaped JSON value decodes to that value', async () => {
     const { raw } = await open();
     // Integers as the records hold them (counters, epoch-ms times), strings of any text, flags, errback lists.
@@ -99,7 +158,7 @@ describe('redis store: node records', { skip: redis.skip }, () => {
     await fc.assert(
       fc.asyncProperty(record, async (rec) => {
         const packed = (await raw.callBuffer('EVAL', 'return cmsgpack.pack(cjson.decode(ARGV[1]))', '0', JSON.stringify(rec))) as Buffer;
-        assert.deepEqual(decodeNodeRecord(packed), rec);
+        assert.deepEqual(decodeNodeRecord(packed), withRecordDefaults({ ...rec }));
       }),
       { numRuns: 300 },
     );

@@ -6,6 +6,7 @@
  */
 import type { Recipe } from '../../canvas/graph.js';
 import type { ErrbackNodeSpec, NodeSpec, StoredGraph } from '../store.js';
+import { RECORD_DEFAULTS } from './node-record.js';
 import { SpecTexts } from './spec-text.js';
 
 /**
@@ -40,15 +41,20 @@ function quoted(cache: Quoted | undefined, text: string): string {
 }
 
 /**
- * The initial state record of a node (lib.lua reads it with cjson): state, counters and routing fields, and
- * `ni` when the node takes no parent input (it has no `input` row, so claim.lua need not look for one). Written
- * as text, field by field in a fixed order (compact.lua reads the task name after `"k":"task",`); `cache`
- * keeps the quoted names a graph repeats.
+ * The initial state record of a node (lib.lua reads it with cjson): state, task, and the counters and routing
+ * fields that are not at their default (RECORD_DEFAULTS, node-record.ts: readers fill those in), and `ni` when
+ * the node takes no parent input (it has no `input` row, so claim.lua need not look for one). Written as text,
+ * state and task first (lib.lua's writeNodeRows swaps the state's head for a root, compact.lua reads the task
+ * name after it); `cache` keeps the quoted names a graph repeats.
  */
 export function initialRecord(spec: NodeSpec, replacing?: string, cache?: Quoted): string {
   const d = spec.dispatch;
-  let rec = `{"s":"pending","r":${spec.deps.length},"a":1,"rt":0,"rd":0,"n":0,"k":"task","t":${quoted(cache, spec.task)},` +
-    `"qu":${quoted(cache, d.queue)},"c":${d.countdownMs},"m":${d.maxRedeliveries},"e":${spec.errbacks.length > 0 ? JSON.stringify(spec.errbacks) : '[]'}`;
+  let rec = `{"s":"pending","t":${quoted(cache, spec.task)}`;
+  if (spec.deps.length !== RECORD_DEFAULTS.r) rec += `,"r":${spec.deps.length}`;
+  if (d.queue !== RECORD_DEFAULTS.qu) rec += `,"qu":${quoted(cache, d.queue)}`;
+  if (d.countdownMs !== RECORD_DEFAULTS.c) rec += `,"c":${d.countdownMs}`;
+  if (d.maxRedeliveries !== RECORD_DEFAULTS.m) rec += `,"m":${d.maxRedeliveries}`;
+  if (spec.errbacks.length > 0) rec += `,"e":${JSON.stringify(spec.errbacks)}`;
   if (d.priority !== undefined) rec += `,"p":${d.priority}`;
   if (replacing !== undefined) rec += `,"rp":${JSON.stringify(replacing)}`;
   if (!spec.input) rec += ',"ni":true';

@@ -5,7 +5,7 @@
  *   #!lua name=braid_store_v1_<8 hex>
  *   prelude      NODE_T, WF_T, FINAL (src/runtime/machines.ts), CODE (codes.ts), REPUBLISH_BACKOFF_LIMIT
  *                (src/runtime/step/sweep.ts), SETTLED_RESULT_MAX_BYTES (events.ts) and CANCEL_STEP_NODES as Lua
- *                literals
+ *                literals; withDefaults and packWithoutDefaults from RECORD_DEFAULTS (node-record.ts)
  *   lib.lua      state, records, moves, begin(): the per-call reset, batch(): several workflows per call
  *   compact.lua  the compact layout of one-node workflows: create, claim, complete in place; inflate()
  *   advance.lua  how completions spread, the write-back (flush, finish)
@@ -27,9 +27,10 @@ import { FINAL_NODE_STATES, NODE_TRANSITIONS, WORKFLOW_TRANSITIONS } from '../..
 import { REPUBLISH_BACKOFF_LIMIT } from '../../runtime/step/sweep.js';
 import { CODE } from './codes.js';
 import { SETTLED_RESULT_MAX_BYTES } from './events.js';
+import { RECORD_DEFAULTS } from './node-record.js';
 
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
-export const LIBRARY_VERSION = 6;
+export const LIBRARY_VERSION = 7;
 
 /**
  * Most nodes one `cancel` call moves (a larger workflow is canceled in steps: lua/advance.lua cancelNodes), and the
@@ -89,6 +90,36 @@ export function prelude(): string {
     `local REPUBLISH_BACKOFF_LIMIT = ${luaLiteral(REPUBLISH_BACKOFF_LIMIT)} -- src/runtime/step/sweep.ts`,
     `local SETTLED_RESULT_MAX_BYTES = ${luaLiteral(SETTLED_RESULT_MAX_BYTES)} -- events.ts`,
     `local CANCEL_STEP_NODES = ${luaLiteral(DEFAULT_CANCEL_CHUNK_NODES)} -- library.ts DEFAULT_CANCEL_CHUNK_NODES`,
+    recordDefaultsLua(),
+  ].join('\n');
+}
+
+/**
+ * The Lua of `withDefaults(rec)`, which fills in the fields a stored record leaves out at their default
+ * (RECORD_DEFAULTS, node-record.ts; `e` as a shared empty list that no script changes), and of
+ * `packWithoutDefaults(rec)`, the MessagePack text of `rec` without them (`rec` is left as it was). Unrolled per
+ * field: a loop over a table of defaults cost about as much as the smaller decode saved.
+ */
+export function recordDefaultsLua(): string {
+  const entries = Object.entries(RECORD_DEFAULTS).map(([field, value]) => [field, luaLiteral(value)] as const);
+  const fields = entries.map(([field]) => `rec.${field}`).join(', ');
+  const saved = entries.map(([field]) => `d_${field}`).join(', ');
+  return [
+    '-- generated at load from RECORD_DEFAULTS (src/stores/redis/node-record.ts): the fields a record leaves out at their default',
+    'local NO_ERRBACKS = {}',
+    'local function withDefaults(rec)',
+    ...entries.map(([field, lua]) => `  if rec.${field} == nil then rec.${field} = ${lua} end`),
+    '  if rec.e == nil then rec.e = NO_ERRBACKS end',
+    '  return rec',
+    'end',
+    'local function packWithoutDefaults(rec)',
+    `  local ${saved}, d_e = ${fields}, rec.e`,
+    ...entries.map(([field, lua]) => `  if d_${field} == ${lua} then rec.${field} = nil end`),
+    '  if d_e ~= nil and next(d_e) == nil then rec.e = nil end',
+    '  local text = cmsgpack.pack(rec)',
+    `  ${fields}, rec.e = ${saved}, d_e`,
+    '  return text',
+    'end',
   ].join('\n');
 }
 

@@ -4,7 +4,34 @@
  * byte tells them apart: `{` for JSON; a MessagePack map starts with 0x80-0x8f or 0xde.
  */
 import { Decoder } from '@msgpack/msgpack';
+import { DEFAULT_OPTIONS } from '../../core/options.js';
 import type { NodeState } from '../../runtime/machines.js';
+
+/**
+ * The fields a stored record leaves out while they hold their default (docs/redis-data-model.md): most nodes
+ * never retry, are never redelivered and run on the default queue without a countdown or errbacks, so most of a
+ * record was the same ten values. A chord header's record has about half the fields without them, and each
+ * decode and encode in Lua (two of each per node: claim, complete) does about half the work. Readers fill them
+ * back in: lib.lua's decodeRecord (library.ts generates its `withDefaults` from this table), TypeScript with
+ * {@link withRecordDefaults}; `e` (errback indexes) is left out while empty. A record written with a field at its
+ * default reads the same.
+ */
+export const RECORD_DEFAULTS = Object.freeze({
+  /** Dependencies not yet met. */ r: 0,
+  /** Attempt. */ a: 1,
+  /** Retries, redeliveries, starts. */ rt: 0, rd: 0, n: 0,
+  /** Kind. */ k: 'task',
+  /** countdownMs. */ c: 0,
+  /** maxRedeliveries. */ m: DEFAULT_OPTIONS.maxRedeliveries,
+  /** Queue. */ qu: DEFAULT_OPTIONS.queue,
+});
+
+/** `record` with each field of {@link RECORD_DEFAULTS} it lacks set to its default (in place). */
+export function withRecordDefaults<T extends object>(record: T): T {
+  const fields = record as Record<string, unknown>;
+  for (const [field, value] of Object.entries(RECORD_DEFAULTS)) if (fields[field] === undefined) fields[field] = value;
+  return record;
+}
 
 /**
  * A node's state record in the short-key form lib.lua keeps (the fields a read needs; the others are listed in
@@ -30,8 +57,13 @@ const decoder = new Decoder();
 
 /** Decodes a stored node record, JSON or MessagePack. */
 export function decodeNodeRecord(raw: Buffer): StoredNodeRecord {
-  if (raw[0] === OPEN_BRACE) return JSON.parse(raw.toString('utf8')) as StoredNodeRecord;
+  if (raw[0] === OPEN_BRACE) return parseNodeRecord(raw.toString('utf8'));
   const decoded = decoder.decode(raw);
   if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) throw new Error('redis store: a node record is not a map');
-  return decoded as StoredNodeRecord;
+  return withRecordDefaults(decoded as StoredNodeRecord);
+}
+
+/** Parses a node record's JSON text (as create writes it, or a compact workflow's `_rec`). */
+export function parseNodeRecord(text: string): StoredNodeRecord {
+  return withRecordDefaults(JSON.parse(text) as StoredNodeRecord);
 }

@@ -10,7 +10,7 @@ import { FINAL_NODE_STATES, type NodeState, type WorkflowState } from '../../run
 import type { NodeSpec, TransitionRecord, WorkflowOutcome } from '../store.js';
 import { execResults } from './connection.js';
 import type { KeySpace } from './keys.js';
-import { decodeNodeRecord, type StoredNodeRecord } from './node-record.js';
+import { decodeNodeRecord, parseNodeRecord, type StoredNodeRecord } from './node-record.js';
 
 /** The snapshot of a workflow, or null when it does not exist. */
 export async function readSnapshot(client: Redis, keys: KeySpace, id: string): Promise<WorkflowSnapshot | null> {
@@ -48,7 +48,7 @@ const COMPACT_SNAPSHOT_FIELDS = ['_id', '_spec', '_rec', '_s', '_n', '_sa', '_fa
 function compactNodeSnapshot(id: string, fields: Array<string | null | undefined>, workflowResult?: string): NodeSnapshot {
   const [specText, recText, state, starts, startedAt, finishedAt, hidden] = fields;
   if (!specText || !recText || !state) throw new Error(`redis store: compact node ${id} is incomplete`);
-  const rec = JSON.parse(recText) as StoredNodeRecord;
+  const rec = parseNodeRecord(recText);
   rec.s = state as NodeState;
   rec.n = Number(starts ?? 0);
   if (startedAt) rec.sa = Number(startedAt);

@@ -8,7 +8,8 @@
   usual (state, createdAt, open, failed, ebn, run, km; no `recipe`, see compactRecipe) plus the node, flat,
   under fields that start with `_`:
     _id    node id (its presence marks the layout)     _spec  NodeSpec JSON text (never decoded here)
-    _rec   the node's initial record JSON (static fields: k, t, qu, p, c, m, e, ni; decoded only to inflate)
+    _rec   the node's initial record JSON (static fields: t and, where not at their default, k, qu, p, c, m, e, ni;
+           decoded only to inflate)
     _t     task name       _s  state        _a  attempt     _q  queued at    _nb  not before
     _tk    claim token     _lu lease until  _n  starts      _sa started at   _fa  finished at
     _h     '1': ignoreResult (the node's result is the workflow's `result`, shown unless _h)
@@ -36,10 +37,10 @@ local function allowed(machine, from, event, to, what)
   if not (machine[from] and machine[from][event] == to) then error('braid: illegal transition|' .. what .. '|' .. from .. '|' .. event) end
 end
 
--- The task name in an initial record's JSON text (encode.ts initialRecord writes `"k":"task","t":"<name>"`);
--- cjson when the name holds an escape.
+-- The task name in an initial record's JSON text (encode.ts initialRecord writes `{"s":"pending","t":"<name>"`
+-- first); cjson when the name holds an escape.
 local function recordTask(recText)
-  return string.match(recText, '"k":"%a+","t":"([^"\\]*)"') or cjson.decode(recText).t
+  return string.match(recText, '^{"s":"pending","t":"([^"\\]*)"') or cjson.decode(recText).t
 end
 
 -- In history mode, appends the move of the compact node (as move() records it) and answers the workflow's key
@@ -73,7 +74,7 @@ local function inflate()
   local v = rcall('HMGET', K.wf, '_id', '_spec', '_rec', '_s', '_a', '_q', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h', 'result', 'km')
   local id = v[1]
   if not id then return false end
-  local rec = cjson.decode(v[3])
+  local rec = decodeRecord(v[3])
   rec.s, rec.a, rec.q, rec.nb = v[4], tonumber(v[5]), tonumber(v[6]), tonumber(v[7])
   rec.tk, rec.lu, rec.n, rec.sa, rec.fa = v[8] or nil, tonumber(v[9]), tonumber(v[10]) or 0, tonumber(v[11]), tonumber(v[12])
   if v[13] == '1' then rec.h = true end

@@ -45,7 +45,7 @@ local added, deps, nexts, inputs = {}, {}, {}, {}
 for i = 1, n do
   local at = 11 + (i - 1) * 6
   local nid = ARGV[at + 1]
-  addNode(nid, cjson.decode(ARGV[at + 3]), ARGV[at + 2])
+  addNode(nid, decodeRecord(ARGV[at + 3]), ARGV[at + 2])
   added[#added + 1] = nid
   if ARGV[at + 4] ~= '' then deps[#deps + 1] = nid; deps[#deps + 1] = ARGV[at + 4] end
   if ARGV[at + 5] ~= '' then nexts[#nexts + 1] = nid; nexts[#nexts + 1] = ARGV[at + 5] end
