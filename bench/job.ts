@@ -15,6 +15,9 @@ import type { Workload } from './workloads/types.js';
 
 const SETTLE_MS = 100;
 
+/** Tasks the warm-up runs at least, in repeats of the measured workload (a, b, c; d has its own). */
+const WARM_UP_TASKS = 10_000;
+
 function peakRssMb(): number {
   return (process.resourceUsage().maxRSS * 1024) / 2 ** 20;
 }
@@ -29,18 +32,22 @@ async function runMemoryChord(spec: JobSpec): Promise<JobResult> {
 }
 
 /**
- * The measured workload once first, so both libraries are measured warm (JIT tiered up, scripts loaded, Redis'
- * allocations made): a smaller copy left them cold, e.g. 1,000 tasks before (a)'s 20,000 (a producer-only loop
- * costs 66 us of Node CPU per start the first time through 20,000 and 27-32 us after) and a 100-chord before
- * (b)'s 10,000. (d) runs 2,000 single tasks first, ten times the 200 it measures: after 500, V8 was still
- * compiling in the background of the measured runs (braid 0.67 vs BullMQ 0.63 ms median, 1,182 vs 1,000 us
- * of Node CPU per run; after 2,000, 0.35 vs 0.45 ms and 384 vs 604 us).
+ * The measured workload first, repeated until at least {@link WARM_UP_TASKS} tasks ran (at least once), so both
+ * libraries are measured warm (JIT tiered up, scripts loaded, Redis' allocations made): a smaller copy left them
+ * cold, e.g. 1,000 tasks before (a)'s 20,000 (a producer-only loop costs 66 us of Node CPU per start the first
+ * time through 20,000 and 27-32 us after) and a 100-chord before (b)'s 10,000. One chord of 1,000 was not enough
+ * either: braid's chord of 1,000 after it cost 190 us of Node CPU per header (V8 still compiling in the window;
+ * runClaimed alone 11.8 us a header, against 0.9 in the chord of 10,000). (d) runs 2,000 single tasks first, ten
+ * times the 200 it measures: after 500, V8 was still compiling in the background of the measured runs (braid
+ * 0.67 vs BullMQ 0.63 ms median, 1,182 vs 1,000 us of Node CPU per run; after 2,000, 0.35 vs 0.45 ms and 384 vs
+ * 604 us).
  */
 async function warmUp(work: Workload, spec: JobSpec): Promise<void> {
+  const times = Math.max(1, Math.ceil(WARM_UP_TASKS / spec.size));
   switch (spec.kind) {
-    case 'a': await work.independent(spec.size); break;
-    case 'b': await work.chord(spec.size); break;
-    case 'c': await work.chain(spec.size); break;
+    case 'a': for (let i = 0; i < times; i += 1) await work.independent(spec.size); break;
+    case 'b': for (let i = 0; i < times; i += 1) await work.chord(spec.size); break;
+    case 'c': for (let i = 0; i < times; i += 1) await work.chain(spec.size); break;
     case 'd': for (let i = 0; i < 10 * spec.size; i += 1) await work.single(); break;
     case 'memory-chord': break;
   }
