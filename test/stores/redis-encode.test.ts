@@ -1,7 +1,7 @@
 /**
  * src/stores/redis/encode.ts and spec-text.ts: the ARGV of create and replace is exactly what the plain encoding
- * gives (every spec `JSON.stringify(spec)`, every record `initialRecord(spec)`, dependents found by walking the
- * nodes in order), for compiled canvases with shared and unshared dispatches and for drawn specs with unicode,
+ * gives (every spec `JSON.stringify(spec)`, every record `initialRecord(spec)` with its one dependent if it has
+ * one, other dependents found by walking the nodes in order), for compiled canvases with shared and unshared dispatches and for drawn specs with unicode,
  * odd keys, shared parts, duplicate ids, dependencies outside the graph and keys in another order. No server.
  */
 import assert from 'node:assert/strict';
@@ -36,9 +36,11 @@ function referenceNodes(graph: StoredGraph, replacing: string | undefined, rootC
   for (const spec of graph.nodes) {
     const root = spec.deps.length === 0;
     const dependents = graph.nodes.length > 1 || replacing !== undefined ? next.get(spec.id) : undefined;
+    // One dependent goes in the record, more in the dependents slot.
+    const one = dependents?.length === 1 ? dependents[0] : undefined;
     nodes.push(
-      spec.id, JSON.stringify(spec), initialRecord(spec, replacing),
-      root ? '' : JSON.stringify(spec.deps), dependents ? JSON.stringify(dependents) : '',
+      spec.id, JSON.stringify(spec), initialRecord(spec, replacing, undefined, one),
+      root ? '' : JSON.stringify(spec.deps), dependents && one === undefined ? JSON.stringify(dependents) : '',
       spec.input ? JSON.stringify(recipeTokens(spec.input)) : '',
     );
     if (rootCountdowns) nodes.push(root ? String(spec.dispatch.countdownMs) : '');

@@ -42,12 +42,13 @@ function quoted(cache: Quoted | undefined, text: string): string {
 
 /**
  * The initial state record of a node (lib.lua reads it with cjson): state, task, and the counters and routing
- * fields that are not at their default (RECORD_DEFAULTS, node-record.ts: readers fill those in), and `ni` when
- * the node takes no parent input (it has no `input` row, so claim.lua need not look for one). Written as text,
- * state and task first (lib.lua's writeNodeRows swaps the state's head for a root, compact.lua reads the task
- * name after it); `cache` keeps the quoted names a graph repeats.
+ * fields that are not at their default (RECORD_DEFAULTS, node-record.ts: readers fill those in), `ni` when the
+ * node takes no parent input (it has no `input` row, so claim.lua need not look for one), and `d`, its one
+ * dependent, when it has exactly one (it then has no `next` row: lib.lua dependentsOf). Written as text, state
+ * and task first (lib.lua's writeNodeRows swaps the state's head for a root, compact.lua reads the task name
+ * after it); `cache` keeps the quoted names a graph repeats.
  */
-export function initialRecord(spec: NodeSpec, replacing?: string, cache?: Quoted): string {
+export function initialRecord(spec: NodeSpec, replacing?: string, cache?: Quoted, dependent?: string): string {
   const d = spec.dispatch;
   let rec = `{"s":"pending","t":${quoted(cache, spec.task)}`;
   if (spec.deps.length !== RECORD_DEFAULTS.r) rec += `,"r":${spec.deps.length}`;
@@ -58,26 +59,31 @@ export function initialRecord(spec: NodeSpec, replacing?: string, cache?: Quoted
   if (d.priority !== undefined) rec += `,"p":${d.priority}`;
   if (replacing !== undefined) rec += `,"rp":${JSON.stringify(replacing)}`;
   if (!spec.input) rec += ',"ni":true';
+  if (dependent !== undefined) rec += `,"d":${quoted(cache, dependent)}`;
   return `${rec}}`;
 }
 
 /**
  * The initial records of one graph's nodes ({@link initialRecord}): the last one is reused while the next node
- * has the same task, dispatch, errbacks, dependency count and input presence (every header node of a chord).
+ * has the same task, dispatch, errbacks, dependency count, input presence and one dependent (every header node
+ * of a chord).
  */
 class RecordTexts {
   private last: NodeSpec | undefined;
+  private lastDependent: string | undefined;
   private lastText = '';
   /** `cache` keeps the quoted names the graph repeats; none for a graph of one node. */
   constructor(private readonly replacing: string | undefined, private readonly cache: Quoted | undefined) {}
 
-  text(spec: NodeSpec): string {
+  /** The record of `spec`, whose one dependent (if it has exactly one) is `dependent`. */
+  text(spec: NodeSpec, dependent: string | undefined): string {
     const last = this.last;
     if (last === undefined || spec.task !== last.task || spec.dispatch !== last.dispatch || spec.errbacks !== last.errbacks ||
-      spec.deps.length !== last.deps.length || !spec.input !== !last.input) {
-      this.lastText = initialRecord(spec, this.replacing, this.cache);
+      spec.deps.length !== last.deps.length || !spec.input !== !last.input || dependent !== this.lastDependent) {
+      this.lastText = initialRecord(spec, this.replacing, this.cache, dependent);
     }
     this.last = spec;
+    this.lastDependent = dependent;
     return this.lastText;
   }
 }
@@ -164,12 +170,14 @@ export class NodeRows {
     for (let i = from; i < to; i++) {
       const spec = graph.nodes[i]!;
       const dependents = within[i];
+      // One dependent rides in the record (no `next` row to write now, nor to read at each completion).
+      const one = dependents?.length === 1 ? dependents[0] : undefined;
       const root = spec.deps.length === 0;
       const deps = root ? '[]' : idList(spec.deps, singles);
       out.push(
-        spec.id, specs ? specs.text(spec, deps) : JSON.stringify(spec), records.text(spec),
+        spec.id, specs ? specs.text(spec, deps) : JSON.stringify(spec), records.text(spec, one),
         root ? '' : deps,
-        dependents ? idList(dependents, singles) : '',
+        dependents && one === undefined ? idList(dependents, singles) : '',
         spec.input ? JSON.stringify(recipeTokens(spec.input)) : '',
       );
       if (this.rootCountdowns) out.push(root ? String(spec.dispatch.countdownMs) : '');

@@ -34,7 +34,7 @@ local function succeed(id, rec, event, result)
     rec.fa = NOW
     -- Only a pending or waiting dependent moves, and both are open: with nothing else open (the last node of a
     -- workflow, every node of a one-node one) there is none, so the dependents list is not read.
-    for _, depId in ipairs(W.open > 0 and listOf(K.next, id) or NONE) do
+    for _, depId in ipairs(W.open > 0 and dependentsOf(id, rec) or NONE) do
       local dep = getNode(depId)
       -- A waiting node waits for its fragment only, not for its own (replayed) dependencies.
       if dep.s == 'pending' or (dep.s == 'waiting' and rec.rp == depId) then
@@ -100,7 +100,7 @@ local function failHard(firstId, firstRec, event, errorText)
   firstRec.x = true
   firstRec.fa = NOW
   fireErrbacks(firstId, firstRec, errorText)
-  local work = listOf(K.next, firstId)
+  local work = dependentsOf(firstId, firstRec)
   while #work > 0 do
     local depId = table.remove(work)
     local dep = getNode(depId)
@@ -115,7 +115,7 @@ local function failHard(firstId, firstRec, event, errorText)
       dep.fa = NOW
       fireErrbacks(depId, dep, errorText)
     else spread = false end
-    if spread then for _, x in ipairs(listOf(K.next, depId)) do work[#work + 1] = x end end
+    if spread then for _, x in ipairs(dependentsOf(depId, dep)) do work[#work + 1] = x end end
   end
 end
 
@@ -344,7 +344,7 @@ end
 -- under that token, else 0.
 local function continuedBefore(id, token)
   if token == '' then return 0 end
-  for _, depId in ipairs(listOf(K.next, id)) do
+  for _, depId in ipairs(dependentsOf(id, getNode(id))) do
     local dep = getNode(depId)
     if dep and dep.s == 'running' and dep.tk == token then return continued(depId, dep) end
   end

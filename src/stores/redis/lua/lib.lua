@@ -305,6 +305,22 @@ local function listOf(key, id)
   return cjson.decode(text)
 end
 
+-- The dependents of node `id` (record `rec`, nil when not stored): a node with one dependent holds it in its
+-- record (`d`, written by create and replace: encode.ts), any other lists them in `next`. A fresh list either way.
+local function dependentsOf(id, rec)
+  if rec and rec.d then return { rec.d } end
+  return listOf(K.next, id)
+end
+
+-- Appends `more` (ids) to the dependents of node `id` (record `rec`, nil when not stored), as a `next` row (a
+-- record's `d` moves there).
+local function addDependents(id, rec, more)
+  local list = dependentsOf(id, rec)
+  for _, d in ipairs(more) do list[#list + 1] = d end
+  if rec and rec.d then rec.d = nil; dirty(id) end
+  put('HSET', K.next, id, cjson.encode(list))
+end
+
 --------------------------------------------------------------------------------------------------- record.ts
 -- One entry of the history list (history mode): a node's move, with the claim token it moved under, if any.
 local function historyRecord(id, from, to, attempt, token)

@@ -57,24 +57,15 @@ hsetMany(K.input, inputs)
 base = base + m * 4
 for i = 1, x do
   local depId, more = ARGV[base + (i - 1) * 2 + 1], cjson.decode(ARGV[base + (i - 1) * 2 + 2])
-  if getNode(depId) then
-    local list = listOf(K.next, depId)
-    for _, d in ipairs(more) do list[#list + 1] = d end
-    put('HSET', K.next, depId, cjson.encode(list))
-  end
+  local depRec = getNode(depId)
+  if depRec then addDependents(depId, depRec, more) end
 end
 
 move(id, rec, 'REPLACE')
 put('HSET', K.repl, id, '{"r":' .. ARGV[7] .. ',"d":' .. ARGV[8] .. '}')
 local done = cjson.decode(ARGV[8])
 rec.r = #done
-local appended = {}
-for _, d in ipairs(done) do
-  local list = listOf(K.next, d)
-  list[#list + 1] = id
-  appended[#appended + 1] = d; appended[#appended + 1] = cjson.encode(list)
-end
-hsetMany(K.next, appended)
+for _, d in ipairs(done) do addDependents(d, getNode(d), { id }) end
 for _, nid in ipairs(added) do
   local nrec = NODES[nid]
   if nrec.r == 0 then markReady(nid, nrec) end

@@ -81,7 +81,8 @@ while #work > 0 do
   local id = table.remove(work)
   if not set[id] then
     set[id] = true
-    for _, d in ipairs(decoded(NEXT, id)) do work[#work + 1] = d end
+    local rec = NODES[id]
+    if rec and rec.d then work[#work + 1] = rec.d else for _, d in ipairs(decoded(NEXT, id)) do work[#work + 1] = d end end
     -- What it waits for runs again unless it succeeded and kept its result (a replaced node waits for its fragment).
     for _, dep in ipairs(repls[id] and repls[id].d or decoded(DEPS, id)) do
       local d = NODES[dep]
