@@ -92,11 +92,14 @@ describe('redis store: a cancel in steps', { skip: redis.skip }, () => {
     const snapshot = await run.snapshot();
     assert.equal(snapshot.state, 'canceled');
     assert.deepEqual(new Set(snapshot.nodes.map((n) => n.state)), new Set(['canceled']), 'read as the next steps will leave it');
+    assert.equal(typeof snapshot.settledAt, 'number');
+    assert.deepEqual(new Set(snapshot.nodes.map((n) => n.finishedAt)), new Set([snapshot.settledAt]), 'every node finished at the cancel');
     assert.notEqual(await raw.zscore(store.keys.active, run.id), null, 'kept in the index while steps are left');
 
     const swept = await store.sweep({ republishAfterMs: 3_600_000 });
     assert.deepEqual(swept, { ready: [], redelivered: 0, lost: 0, settled: [] });
     assert.deepEqual(new Set(Object.values(await storedStates(store, raw, run.id))), new Set(['canceled']));
+    assert.deepEqual((await run.snapshot()).nodes.map((n) => n.finishedAt), snapshot.nodes.map((n) => n.finishedAt), 'the steps wrote what was read');
     assert.equal(await raw.hexists(store.keys.wf(run.id), 'cz'), 0);
     assert.equal(await raw.zscore(store.keys.active, run.id), null, 'dropped from the index once done');
   });

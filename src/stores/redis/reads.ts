@@ -31,8 +31,15 @@ export async function readSnapshot(client: Redis, keys: KeySpace, id: string): P
       : order.map((nodeId) => nodeSnapshot(nodeId, specs[nodeId], nodes[nodeId], res[nodeId], errs[nodeId])),
   };
   // A cancel in steps (lua/advance.lua cancelNodes) not yet past every node: those it has not reached are canceled
-  // already (no claim, no commit goes through), and read as what the next steps will write.
-  if (canceling) for (const node of snapshot.nodes) if (!FINAL_NODE_STATES.has(node.state)) node.state = 'canceled';
+  // already (no claim, no commit goes through), and read as what the next steps will write: canceled, finished
+  // at the cancel.
+  if (canceling) {
+    for (const node of snapshot.nodes) {
+      if (FINAL_NODE_STATES.has(node.state)) continue;
+      node.state = 'canceled';
+      if (settledAt) node.finishedAt = Number(settledAt);
+    }
+  }
   if (settledAt) snapshot.settledAt = Number(settledAt);
   if (result) snapshot.result = parseJson(result);
   return snapshot;

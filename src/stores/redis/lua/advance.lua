@@ -240,11 +240,14 @@ local function cancelNodes(count)
   local from = tonumber(rcall('HGET', K.wf, 'cz')) or 0
   local ids = rcall('LRANGE', K.order, from, count < 0 and -1 or from + count - 1)
   loadNodes(ids)
+  -- Every step dates its nodes' end at the cancel (the workflow's settledAt; the first step's NOW, before its
+  -- flush writes it), as a snapshot between steps shows them (reads.ts).
+  local canceledAt = tonumber(rcall('HGET', K.wf, 'settledAt')) or NOW
   for _, id in ipairs(ids) do
     local rec = NODES[id]
     if rec and not FINAL[rec.s] then
       move(id, rec, 'CANCEL')
-      rec.fa = NOW
+      rec.fa = canceledAt
     end
   end
   local left = count >= 0 and #ids == count and rcall('LLEN', K.order) > from + count
