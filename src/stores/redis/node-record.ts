@@ -4,7 +4,6 @@
  * byte tells them apart: `{` for JSON; a MessagePack map starts with 0x80-0x8f or 0xde.
  */
 import { Decoder } from '@msgpack/msgpack';
-import { DEFAULT_OPTIONS } from '../../core/options.js';
 import type { NodeState } from '../../runtime/machines.js';
 
 /**
@@ -14,7 +13,8 @@ import type { NodeState } from '../../runtime/machines.js';
  * decode and encode in Lua (two of each per node: claim, complete) does about half the work. Readers fill them
  * back in: lib.lua's decodeRecord (library.ts generates its `withDefaults` from this table), TypeScript with
  * {@link withRecordDefaults}; `e` (errback indexes) is left out while empty. A record written with a field at its
- * default reads the same.
+ * default reads the same. These are constants of the stored format, not the options' defaults: a change here
+ * changes what records already stored mean (bump LIBRARY_VERSION; docs/operations.md "Upgrading braid").
  */
 export const RECORD_DEFAULTS = Object.freeze({
   /** Dependencies not yet met. */ r: 0,
@@ -22,8 +22,8 @@ export const RECORD_DEFAULTS = Object.freeze({
   /** Retries, redeliveries, starts. */ rt: 0, rd: 0, n: 0,
   /** Kind. */ k: 'task',
   /** countdownMs. */ c: 0,
-  /** maxRedeliveries. */ m: DEFAULT_OPTIONS.maxRedeliveries,
-  /** Queue. */ qu: DEFAULT_OPTIONS.queue,
+  /** maxRedeliveries (DEFAULT_OPTIONS' today). */ m: 5,
+  /** Queue (DEFAULT_OPTIONS' today). */ qu: 'default',
 });
 
 /** `record` with each field of {@link RECORD_DEFAULTS} it lacks set to its default (in place). */
