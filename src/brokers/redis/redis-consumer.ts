@@ -28,7 +28,7 @@ import { HeldSlots } from '../held-slots.js';
 import { ackLingerFor, type AckBatcher } from './ack-batcher.js';
 import { inOneWrite } from '../../core/one-write.js';
 import type { RideLink, WriteCarrier } from '../../core/write-carrier.js';
-import { dropConnection } from './connection.js';
+import { dropConnection } from '../../core/drop-connection.js';
 import { decodeEntry } from './entry.js';
 import type { QueueKeys } from './keys.js';
 import { RedisDelivery, type DeliveryOwner } from './redis-delivery.js';

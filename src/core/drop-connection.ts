@@ -1,0 +1,18 @@
+/**
+ * Dropping an ioredis connection at once, timers and all: shared by the Redis broker (a consumer's blocking
+ * connection) and the Redis store (closing), which both set ioredis' `socketTimeout`.
+ */
+import type { Redis } from 'ioredis';
+
+/**
+ * Drops a connection at once (no QUIT): one that may have a blocking command in flight. ioredis (5.11.1 here)
+ * arms its `socketTimeout` timer per command and clears it only when a reply arrives (redis/ioredis#2147, fixed
+ * upstream by #2148), so a connection dropped during a BZPOPMIN would keep a ref'd timer for `blockMs + 2 s`,
+ * and a process that closed its app could not exit until then (API.md: `app.close()` releases every timer).
+ * The timer only guards the stream being dropped, so clearing it loses nothing.
+ */
+export function dropConnection(redis: Redis): void {
+  redis.disconnect();
+  const stranded = (redis as unknown as { socketTimeoutTimer?: NodeJS.Timeout }).socketTimeoutTimer;
+  if (stranded !== undefined) clearTimeout(stranded);
+}
