@@ -1,6 +1,7 @@
 /**
  * The fault proxy itself: cuts reset, partitions hold bytes until the heal, a server that dies during a
- * partition leaves a half-open client that is reset on its next write, rejection closes at once.
+ * partition leaves a half-open client that is reset on its next write, a stranded one stays half-open for good,
+ * rejection closes at once.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,6 +96,25 @@ describe('fault proxy', () => {
     const closed = closeOf(s);
     s.write('after');
     await closed;
+  });
+
+  it('strand leaves a live client half-open for good: its server end closed, its writes swallowed, nothing back', async () => {
+    const s = await dial(proxy.port);
+    await echo(s, 'warm');
+    const got: string[] = [];
+    s.on('data', (d) => got.push(String(d)));
+    s.on('error', () => undefined);
+    const upstreamGone = [...serverSockets].map((sock) => once(sock, 'close'));
+    proxy.strand();
+    await Promise.all(upstreamGone);
+    s.write('lost');
+    // A new connection passes as usual; by its round trip the stranded write has been swallowed.
+    const fresh = await dial(proxy.port);
+    assert.equal(await echo(fresh, 'fresh'), 'fresh');
+    fresh.destroy();
+    assert.deepEqual(got, [], 'nothing comes back');
+    assert.equal(s.destroyed, false, 'the client side stays open');
+    s.destroy();
   });
 
   it('rejecting closes new connections at once', async () => {

@@ -7,6 +7,9 @@
  * - `partition()` pauses both sides of every pair so bytes wait, and accepts new connections without reading
  *   them; `heal()` resumes. If the server side closes during a partition (the server restarted), the client
  *   side stays open — half-open — and is reset only when the client writes after the heal.
+ * - `strand()` leaves every live pair half-open for good: the server's end is closed (the server sees the client
+ *   go), the client's stays open and takes whatever is written to it, and nothing ever comes back: a peer that
+ *   died unseen. New connections pass as usual.
  * - `rejecting(true)` accepts and closes new connections at once.
  * - `latency(ms)` delays every chunk in both directions (order kept).
  */
@@ -16,6 +19,8 @@ interface Pair {
   client: Socket;
   server: Socket | undefined;
   serverClosed: boolean;
+  /** Half-open for good (strand()): client bytes are swallowed, nothing is forwarded either way. */
+  stranded?: boolean;
 }
 
 /**
@@ -87,6 +92,14 @@ export class FaultProxy {
     for (const pair of this.waiting.splice(0)) this.connectUpstream(pair);
   }
 
+  /** Leaves every live pair half-open for good (see the module comment). */
+  strand(): void {
+    for (const pair of this.pairs) {
+      pair.stranded = true;
+      pair.server?.destroy();
+    }
+  }
+
   /** While true, new connections are accepted and closed at once. */
   rejecting(on: boolean): void {
     this.reject = on;
@@ -128,6 +141,7 @@ export class FaultProxy {
     server.on('close', () => this.serverGone(pair));
     server.on('data', (chunk: Buffer) => this.forward(() => pair.client.write(chunk)));
     pair.client.on('data', (chunk: Buffer) => {
+      if (pair.stranded) return;
       if (pair.serverClosed) {
         // Half-open: the client learns the connection is gone only when it writes after the heal.
         this.destroy(pair);
@@ -140,7 +154,7 @@ export class FaultProxy {
 
   private serverGone(pair: Pair): void {
     pair.serverClosed = true;
-    if (!this.partitioned) this.destroy(pair);
+    if (!this.partitioned && !pair.stranded) this.destroy(pair);
   }
 
   private forward(write: () => void): void {

@@ -5,10 +5,18 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { dropConnection } from '../../core/drop-connection.js';
 import { ConfigError } from '../../core/errors.js';
 
 /** Default bound on `connect()`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Default of how long a store connection with a command written waits for any reply before ioredis drops it and
+ * reconnects (re-sending what was unanswered). Well above the longest script a store runs (a replay of 100,000
+ * nodes, about 3 s; a staged create chunk or a cancel step, under 0.1 s) and a `CLIENT PAUSE`.
+ */
+export const DEFAULT_STORE_SOCKET_TIMEOUT_MS = 10_000;
 
 /**
  * ioredis options of every store connection.
@@ -20,6 +28,12 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  *   spurious error, and would turn a Redis restart (F3) into failed commits. A store that never comes back is
  *   caught by the epoch check (StoreLostError) and by the runtime's own time bounds, not here.
  * - `enableReadyCheck`: after a restart Redis answers `LOADING` until its AOF is read (D4); commands wait.
+ * - `socketTimeout`: a connection that has a command written and no reply for that long is dropped and
+ *   reconnected, and the command re-sent (D1: scripts are idempotent). Found by the fault property test
+ *   (seed 1906963265): a `CLIENT KILL` during a partition left every worker's store connection half-open once
+ *   the partition healed (the server's end gone, the client's waiting for replies: RELIABILITY D3's class, on
+ *   the store), so each worker's sweep waited forever on its first command and no lapsed lease came back; TCP
+ *   keepalive takes minutes to notice. A slow reply past it costs a reconnect and a re-send, nothing else.
  * - `connectTimeout` and `keepAlive` detect dead sockets; `retryStrategy` backs off to 2 s.
  * - `lazyConnect`: `connect()` decides when, and bounds how long.
  * - no `enableAutoPipelining`: it held every command until `setImmediate` (0.2-0.4 ms per claim and commit on
@@ -27,9 +41,10 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  *   write per tick, as auto-pipelining gave); the few other commands (reads, the sweep index) go out when
  *   issued, so an index write issued before a create still reaches Redis first.
  */
-export function storeClientOptions(): RedisOptions {
+export function storeClientOptions(socketTimeoutMs = DEFAULT_STORE_SOCKET_TIMEOUT_MS): RedisOptions {
   return {
     lazyConnect: true,
+    socketTimeout: socketTimeoutMs,
     enableAutoPipelining: false,
     maxRetriesPerRequest: null,
     autoResendUnfulfilledCommands: true,
@@ -52,10 +67,10 @@ export function describeUrl(url: string): string {
 }
 
 /** Opens a connection and waits for `PONG`, or fails with ConfigError within `timeoutMs`. */
-export async function openClient(url: string, timeoutMs: number, logger?: Logger): Promise<Redis> {
+export async function openClient(url: string, timeoutMs: number, logger?: Logger, socketTimeoutMs?: number): Promise<Redis> {
   let client: Redis;
   try {
-    client = new Redis(url, storeClientOptions());
+    client = new Redis(url, storeClientOptions(socketTimeoutMs));
   } catch (error) {
     throw new ConfigError(`invalid redis store url (${describeUrl(url)})`, { cause: error });
   }
@@ -134,7 +149,8 @@ export async function closeClient(client: Redis, waitMs = 1_000): Promise<void> 
   });
   await Promise.race([client.quit().then(() => undefined, () => undefined), wait]);
   clearTimeout(timer);
-  client.disconnect();
+  // Its socketTimeout timer too, when a command was still unanswered (core/drop-connection.ts).
+  dropConnection(client);
 }
 
 /**

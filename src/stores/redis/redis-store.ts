@@ -20,7 +20,7 @@ import type {
   StoredGraph, SweepOptions, SweepResult, TransitionRecord, WorkflowOutcome,
 } from '../store.js';
 import { cancelFrom, claimFrom, commitFrom, completeFrom, createFrom, renewFrom, replayFrom, type Reply } from './codes.js';
-import { checkPersistence, closeClient, DEFAULT_CONNECT_TIMEOUT_MS, openClient, retryAborted } from './connection.js';
+import { checkPersistence, closeClient, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STORE_SOCKET_TIMEOUT_MS, openClient, retryAborted } from './connection.js';
 import { createArgs, createRows, type NodeRows, replaceArgs } from './encode.js';
 import { rootMessages } from '../../runtime/step/create.js';
 import { EventFeed } from './events.js';
@@ -48,6 +48,11 @@ export interface RedisStoreOptions {
   logger?: Logger;
   /** Bound on `connect()` (default 10 s): past it the server counts as unreachable (ConfigError). */
   connectTimeoutMs?: number;
+  /**
+   * How long a connection with a command written waits for any reply before it is dropped, reconnected and the
+   * command re-sent (default {@link DEFAULT_STORE_SOCKET_TIMEOUT_MS}: connection.ts storeClientOptions).
+   */
+  socketTimeoutMs?: number;
   /**
    * A graph of more nodes than this is created in chunks of this many (default {@link DEFAULT_CREATE_CHUNK_NODES}):
    * each but the last is staged ahead (lua/stage.lua), and the create moves them into place with the last one.
@@ -101,7 +106,7 @@ export class RedisStore implements Store {
   async connect(): Promise<void> {
     if (this.conn) return;
     const { url, logger } = this.options;
-    const client = await openClient(url, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, logger);
+    const client = await openClient(url, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, logger, this.options.socketTimeoutMs);
     const scripts = new Scripts(client);
     try {
       await scripts.load();
