@@ -9,26 +9,55 @@ import { publishReady, type Kernel } from './kernel.js';
 export interface SweepTiming {
   intervalMs: number;
   republishAfterMs: number;
+  /**
+   * A sweep still under way after this long counts as stalled (default {@link defaultStallMs}): the next tick
+   * starts another beside it, and `stop()` no longer waits for it.
+   */
+  stallMs?: number;
+}
+
+/** Default of {@link SweepTiming.stallMs}: four intervals, and never under 15 s (above a store's socket timeout). */
+export function defaultStallMs(intervalMs: number): number {
+  return Math.max(4 * intervalMs, 15_000);
 }
 
 /** A periodic sweep. */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** When {@link Sweeper.running} began (Date.now()). */
+  private runningSince = 0;
+  private readonly stallMs: number;
   /** The sweep at start, until it begins. */
   private first: NodeJS.Immediate | undefined;
 
-  constructor(private readonly kernel: Kernel, private readonly timing: SweepTiming) {}
+  constructor(private readonly kernel: Kernel, private readonly timing: SweepTiming) {
+    this.stallMs = timing.stallMs ?? defaultStallMs(timing.intervalMs);
+  }
 
   /**
    * Starts sweeping: once right away (on the next turn), then every `intervalMs`. The first sweep at start means
    * a worker that replaces a crashed one (a restart loop, a redeploy) hands back lapsed leases and lost messages
    * at once instead of after a whole interval, and that a worker living shorter than the interval still sweeps.
+   * One sweep at a time, unless the one under way has stalled (a store call that never answers): then another
+   * starts beside it, since a sweep that never ends would otherwise stop this worker's sweeping for good, and
+   * with it the return of every lapsed lease it would find. Sweeps are idempotent, so two at once cost
+   * duplicate messages at most.
    */
   start(): void {
     if (this.timer) return;
     const sweep = (): void => {
-      this.running ??= this.sweepOnce().finally(() => (this.running = undefined));
+      const now = Date.now();
+      if (this.running) {
+        if (now - this.runningSince < this.stallMs) return;
+        this.kernel.logger.warn({ stalledMs: now - this.runningSince }, 'sweep stalled; starting another beside it');
+        this.kernel.counters.add('sweep.stalled');
+      }
+      const run: Promise<void> = this.sweepOnce().finally(() => {
+        if (this.running === run) this.running = undefined;
+      });
+      this.running = run;
+      this.runningSince = now;
     };
     this.timer = setInterval(sweep, this.timing.intervalMs);
     this.timer.unref();
@@ -54,12 +83,19 @@ export class Sweeper {
     }
   }
 
-  /** Stops the timer and waits for a sweep under way. */
+  /** Stops the timer and waits for a sweep under way, for at most what is left of its stall bound. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
     if (this.first) clearImmediate(this.first);
     this.first = undefined;
-    await this.running;
+    const running = this.running;
+    if (!running) return;
+    let bound: NodeJS.Timeout | undefined;
+    const stalled = new Promise<void>((resolve) => {
+      bound = setTimeout(resolve, Math.max(0, this.runningSince + this.stallMs - Date.now()));
+    });
+    await Promise.race([running, stalled]);
+    clearTimeout(bound);
   }
 }
