@@ -13,6 +13,18 @@ import type { Redis } from 'ioredis';
  */
 export function dropConnection(redis: Redis): void {
   redis.disconnect();
-  const stranded = (redis as unknown as { socketTimeoutTimer?: NodeJS.Timeout }).socketTimeoutTimer;
-  if (stranded !== undefined) clearTimeout(stranded);
+  clearSocketTimeout(redis);
+}
+
+/**
+ * Clears ioredis' `socketTimeout` timer of a connection whose stream has closed. Left armed (ioredis#2147), it
+ * fires up to `socketTimeout` later and destroys whatever stream the client has by then: the healthy one it
+ * reconnected with. On a store connection that is a needless reconnect; on a subscriber, the events published
+ * while it is down are lost.
+ */
+export function clearSocketTimeout(redis: Redis): void {
+  const holder = redis as unknown as { socketTimeoutTimer?: NodeJS.Timeout };
+  if (holder.socketTimeoutTimer === undefined) return;
+  clearTimeout(holder.socketTimeoutTimer);
+  holder.socketTimeoutTimer = undefined;
 }

@@ -5,7 +5,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { dropConnection } from '../../core/drop-connection.js';
+import { clearSocketTimeout, dropConnection } from '../../core/drop-connection.js';
 import { ConfigError } from '../../core/errors.js';
 
 /** Default bound on `connect()`. */
@@ -71,6 +71,8 @@ export async function openClient(url: string, timeoutMs: number, logger?: Logger
   let client: Redis;
   try {
     client = new Redis(url, storeClientOptions(socketTimeoutMs));
+    // A closed stream's socketTimeout timer must not outlive it and cut the next one (core/drop-connection.ts).
+    client.on('close', () => clearSocketTimeout(client));
   } catch (error) {
     throw new ConfigError(`invalid redis store url (${describeUrl(url)})`, { cause: error });
   }

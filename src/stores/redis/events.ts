@@ -129,7 +129,8 @@ export class EventFeed {
 
   /** The subscriber connection, with its handlers and watchdog; channels are subscribed by {@link EventFeed.add}. */
   private async open(): Promise<Redis> {
-    const sub = this.main.duplicate();
+    // No socketTimeout: a subscriber writes nothing but the watchdog's PING, which has a bound of its own.
+    const sub = this.main.duplicate({ socketTimeout: undefined });
     sub.on('error', (error: Error) => this.logger?.debug({ err: error.message }, 'redis store subscriber error'));
     const cancels = canceledChannel(this.channel);
     sub.on('message', (channel: string, text: string) => {
