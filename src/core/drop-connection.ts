@@ -1,6 +1,7 @@
 /**
- * Dropping an ioredis connection at once, timers and all: shared by the Redis broker (a consumer's blocking
- * connection) and the Redis store (closing), which both set ioredis' `socketTimeout`.
+ * ioredis' `socketTimeout` timer, which version 5.11.1 leaves armed when a stream closes: dropping a connection
+ * at once with it (the Redis broker's blocking connection), and clearing it when a stream closed (the Redis
+ * store's connections).
  */
 import type { Redis } from 'ioredis';
 

@@ -5,7 +5,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { clearSocketTimeout, dropConnection } from '../../core/drop-connection.js';
+import { clearSocketTimeout } from '../../core/drop-connection.js';
 import { ConfigError } from '../../core/errors.js';
 
 /** Default bound on `connect()`. */
@@ -151,8 +151,7 @@ export async function closeClient(client: Redis, waitMs = 1_000): Promise<void> 
   });
   await Promise.race([client.quit().then(() => undefined, () => undefined), wait]);
   clearTimeout(timer);
-  // Its socketTimeout timer too, when a command was still unanswered (core/drop-connection.ts).
-  dropConnection(client);
+  client.disconnect(); // its 'close' clears a socketTimeout timer left armed (openClient)
 }
 
 /**
