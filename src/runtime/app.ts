@@ -12,6 +12,7 @@ import { isCanvas, type Canvas, type NoParent } from '../canvas/values.js';
 import { makeBroker, makeStore, schemeOf } from './connect.js';
 import type { TaskContext } from './context.js';
 import { buildStoredGraph } from './fragment.js';
+import type { StoredGraph } from '../stores/store.js';
 import { WorkflowHandle, type HandleHost } from './handle.js';
 import { assertWorkflowId, newWorkflowId } from './ids.js';
 import { Counters, createAndPublish, declareGraphQueues, joinCarrier, publishReady, type Kernel } from './kernel.js';
@@ -152,7 +153,7 @@ export class App {
     const kernel = this.connected !== undefined && !this.closed ? this.connected : await this.kernel();
     const workflowId = options.workflowId ?? kernel.store.mintWorkflowId?.() ?? newWorkflowId();
     assertWorkflowId(workflowId);
-    const graph = buildStoredGraph(canvas, this.registry, this.limits);
+    let graph: StoredGraph | undefined = buildStoredGraph(canvas, this.registry, this.limits);
     // Every queue a node or errback of the graph routes to, declared once per broker (D6).
     if (this.declaresQueues) {
       const declaring = declareGraphQueues(kernel, graph);
@@ -161,8 +162,11 @@ export class App {
     this.watch?.expect(workflowId); // before the create: its settle notification cannot come first
     // Only the count outlives the create: the graph is garbage once it is sent, not kept by this frame until the
     // reply (with a burst of starts in flight, those graphs would survive young-generation GCs and be copied).
+    // A suspended async frame keeps every local, used again or not, hence the explicit let-go.
     const nodes = graph.nodes.length;
-    const created = await createAndPublish(kernel, workflowId, graph);
+    const creating = createAndPublish(kernel, workflowId, graph);
+    graph = undefined;
+    const created = await creating;
     if (!created) this.watch?.heard(workflowId); // an existing workflow may have settled already: read it
     if (created) this.logger.debug({ workflowId, nodes }, 'workflow started');
     const handle = new WorkflowHandle<R>(workflowId, this.host);

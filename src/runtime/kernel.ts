@@ -143,7 +143,7 @@ export function joinCarrier(store: Store, broker: Broker): void {
  * workflow existing then has published its roots again: duplicates, harmless (inv 2). Otherwise, or when a
  * root needs the broker itself (a countdown), create, then publish.
  */
-export async function createAndPublish(kernel: Kernel, workflowId: string, graph: StoredGraph): Promise<boolean> {
+export function createAndPublish(kernel: Kernel, workflowId: string, graph: StoredGraph): Promise<boolean> {
   const { store, broker } = kernel;
   if (store.createAndSend && broker.pushFor && store.serverUrl !== undefined && store.serverUrl === broker.serverUrl) {
     const roots = rootMessages(workflowId, graph);
@@ -153,13 +153,21 @@ export async function createAndPublish(kernel: Kernel, workflowId: string, graph
       if (push === undefined) break;
       pushes.push(push);
     }
-    if (roots.length > 0 && pushes.length === roots.length) {
-      const { created } = await store.createAndSend(workflowId, graph, pushes);
-      kernel.counters.add('published', roots.length);
-      return created;
+    const published = roots.length;
+    if (published > 0 && pushes.length === published) {
+      // Not awaited in an async frame, which would keep the graph, the roots and the pushes until the reply.
+      return store.createAndSend(workflowId, graph, pushes).then(({ created }) => {
+        kernel.counters.add('published', published);
+        return created;
+      });
     }
   }
-  const { created, ready } = await store.create(workflowId, graph);
+  return createThenPublish(kernel, workflowId, graph);
+}
+
+/** The create, then the publishes of its roots (a store and a broker on different servers, or a countdown). */
+async function createThenPublish(kernel: Kernel, workflowId: string, graph: StoredGraph): Promise<boolean> {
+  const { created, ready } = await kernel.store.create(workflowId, graph);
   if (ready.length > 0) await publishReady(kernel, ready);
   return created;
 }

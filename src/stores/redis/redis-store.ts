@@ -152,20 +152,39 @@ export class RedisStore implements Store {
     this.keys.wf(workflowId); // an invalid id throws CanvasError before anything is sent
     const fresh = this.minter.fresh(workflowId) ? '1' : '0';
     const staging = graph.nodes.length > this.createChunkNodes ? await this.stage(workflowId, graph) : undefined;
-    let pushed: Promise<unknown> | undefined;
-    // The index write leaves before the create on the same connection (SlotBatcher beforeSend), so Redis
-    // applies it first; one round trip for both. Creates of one slot in this tick go as one call.
-    const [, reply] = await Promise.all([
+    // Returned, not awaited: this frame ends here, so neither it nor the one that waits for the reply keeps the
+    // graph, its rows or the pushes alive through the round trip (a suspended async frame keeps every local).
+    return this.sendCreate(
+      workflowId,
+      staging ? createArgs(graph, [`${fresh} ${staging.id} ${staging.nodes}`], staging.rows, staging.nodes) : createArgs(graph, [fresh]),
+      pushes,
+      staging?.chunks,
+    );
+  }
+
+  /**
+   * Queues the create's call (and its pushes) for this tick and hands the reply to {@link createReply}. The index
+   * write leaves before the create on the same connection (SlotBatcher beforeSend), so Redis applies it first;
+   * one round trip for both. Creates of one slot in this tick go as one call.
+   */
+  private sendCreate(workflowId: string, args: string[], pushes: readonly QueuePush[], chunks: Array<Promise<Reply>> | undefined): Promise<{ created: boolean }> {
+    const sent: { pushed?: Promise<unknown> } = {};
+    const replies = Promise.all([
       this.c.sweeper.index(workflowId, 0),
-      this.c.batches.add('create', workflowId,
-        staging ? createArgs(graph, [`${fresh} ${staging.id} ${staging.nodes}`], staging.rows, staging.nodes) : createArgs(graph, [fresh]),
-        pushes.length === 0 ? undefined : { list: pushes, sent: (outcome) => (pushed = outcome) }),
-    ]).catch(async (error: unknown) => {
+      this.c.batches.add('create', workflowId, args, pushes.length === 0 ? undefined : { list: pushes, sent: (outcome) => (sent.pushed = outcome) }),
+    ]);
+    return this.createReply(workflowId, replies, sent, chunks);
+  }
+
+  private async createReply(
+    workflowId: string, replies: Promise<[unknown, Reply]>, sent: { pushed?: Promise<unknown> }, chunks: Array<Promise<Reply>> | undefined,
+  ): Promise<{ created: boolean }> {
+    const [, reply] = await replies.catch(async (error: unknown) => {
       // A chunk that failed makes the create fail as incomplete: its own error says why.
-      const failed = staging && (await Promise.allSettled(staging.chunks)).find((r) => r.status === 'rejected');
+      const failed = chunks && (await Promise.allSettled(chunks)).find((r) => r.status === 'rejected');
       throw failed ? (failed as PromiseRejectedResult).reason : error;
     });
-    await pushed;
+    await sent.pushed;
     const { created, settled } = createFrom(reply);
     if (settled) this.unindexLater(workflowId, 0);
     return { created };

@@ -62,13 +62,19 @@ export class Scripts {
   }
 
   /**
-   * Runs a script (FCALL, sent at the end of this tick with the tick's other calls: core/tick-batcher.ts), again when a cut pipeline aborted it (scripts are idempotent), and once more after
-   * loading the library again when the server has lost it. Illegal transitions become IllegalTransition.
+   * Runs a script (FCALL, sent at the end of this tick with the tick's other calls: core/tick-batcher.ts), again
+   * when a cut pipeline aborted it (scripts are idempotent), and once more after loading the library again when
+   * the server has lost it. Illegal transitions become IllegalTransition.
    */
-  async run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<Reply> {
-    // One op for every try: its wire bytes are made once, and the argument strings are let go of then (fcall-op.ts)
-    // instead of living in this frame until the reply.
-    const op = fcallOp(this.library.functionName(name), keys, args);
+  run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<Reply> {
+    // One op for every try: its wire bytes are made once and the argument strings let go of then (fcall-op.ts).
+    // Not an async function: a suspended async frame keeps every parameter alive until it returns, so `args`
+    // would live until the reply (a 100,000-node create's strings through its whole round trip). The frame that
+    // waits holds the op only.
+    return this.runOp(fcallOp(this.library.functionName(name), keys, args));
+  }
+
+  private async runOp(op: Op): Promise<Reply> {
     const call = (): Promise<Reply> => this.batcher.send<Reply>(batched(this.client, op));
     try {
       return await retryAborted(async () => {
@@ -88,14 +94,18 @@ export class Scripts {
   /**
    * Runs a script on another connection to this server, inside that connection's corked write (a ride,
    * core/write-carrier.ts). Whatever keeps it from answering there (the link dropped, the library lost) sends
-   * it again by {@link Scripts.run} on this client: scripts are idempotent.
+   * the same bytes again as {@link Scripts.run} does, on this client: scripts are idempotent.
    */
-  async runOn(link: RideLink, name: ScriptName, keys: string[], args: Array<string | number>): Promise<Reply> {
-    const sent = fcallOp(this.library.functionName(name), keys, args)(link.redis as unknown as ChainableCommander) as Promise<Reply>;
+  runOn(link: RideLink, name: ScriptName, keys: string[], args: Array<string | number>): Promise<Reply> {
+    const op = fcallOp(this.library.functionName(name), keys, args);
+    return this.rideOrRun(link, op(link.redis as unknown as ChainableCommander) as Promise<Reply>, op);
+  }
+
+  private async rideOrRun(link: RideLink, sent: Promise<Reply>, op: Op): Promise<Reply> {
     try {
       return await link.unlessDropped(sent);
     } catch {
-      return this.run(name, keys, args);
+      return this.runOp(op);
     }
   }
 
