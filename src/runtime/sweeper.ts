@@ -16,6 +16,17 @@ export interface SweepTiming {
   stallMs?: number;
 }
 
+/**
+ * How long a node a sweep sent back from a lapsed lease waits unclaimed before it is published again
+ * (SweepOptions.redeliveredRepublishAfterMs): two sweep intervals, at least 1 s, at most `republishAfterMs`. A
+ * sweeping worker that dies between the sweep's store step and its publish (a poison task took its process down
+ * meanwhile: F5) then costs the node that long, not `republishAfterMs` (60 s by default); when the message did
+ * get out but waits behind a backlog, it costs one duplicate message sooner, which a claim drops.
+ */
+export function redeliveredRepublishAfterMs(intervalMs: number, republishAfterMs: number): number {
+  return Math.min(republishAfterMs, Math.max(1_000, 2 * intervalMs));
+}
+
 /** Default of {@link SweepTiming.stallMs}: four intervals, and never under 15 s (above a store's socket timeout). */
 export function defaultStallMs(intervalMs: number): number {
   return Math.max(4 * intervalMs, 15_000);
@@ -70,7 +81,10 @@ export class Sweeper {
   /** One sweep now; resolves when its messages are published. */
   async sweepOnce(): Promise<void> {
     try {
-      const result = await this.kernel.store.sweep({ republishAfterMs: this.timing.republishAfterMs, limit: 10_000, everyMs: this.timing.intervalMs });
+      const { intervalMs, republishAfterMs } = this.timing;
+      const result = await this.kernel.store.sweep({
+        republishAfterMs, redeliveredRepublishAfterMs: redeliveredRepublishAfterMs(intervalMs, republishAfterMs), limit: 10_000, everyMs: intervalMs,
+      });
       if (result.redelivered > 0 || result.lost > 0) {
         this.kernel.logger.warn({ redelivered: result.redelivered, lost: result.lost }, 'sweep found lapsed leases');
       }

@@ -163,6 +163,14 @@ export interface CancelResult {
 /** What a sweep is asked to do ({@link Store.sweep}). */
 export interface SweepOptions {
   republishAfterMs: number;
+  /**
+   * How long a node this sweep sent back from a lapsed lease may wait unclaimed before its message is published
+   * again (default `republishAfterMs`; never more). The sweep publishes that message itself after its store
+   * step, so a sweeper that dies in between (a worker taken down by a poison task while its sweep was in flight)
+   * leaves the node queued with no message: this bounds how long, without waiting out `republishAfterMs`.
+   * Later republishes back off from `republishAfterMs` as for any node.
+   */
+  redeliveredRepublishAfterMs?: number;
   limit?: number;
   everyMs?: number;
 }

@@ -78,4 +78,36 @@ describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
     assert.equal(node.s, 'running');
     assert.deepEqual([node.sw, node.bo], [undefined, undefined], 'a claim starts the backoff over');
   });
+
+  test('a node sent back from a lapsed lease is republished after redeliveredRepublishAfterMs, not republishAfterMs', { timeout: 30_000 }, async () => {
+    server ??= await RedisServer.start();
+    const store = new RedisStore({ url: server.url, prefix: `rr${randomUUID().slice(0, 8)}` });
+    await store.connect();
+    closers.push(() => store.close());
+    const run = new Run(store);
+    await run.create(chain(sig('a'), sig('b')));
+    const after = 60_000;
+    const sooner = 1_500;
+    await run.claim('n0', { leaseMs: 1 });
+    let swept = await run.sweep(after, sooner);
+    for (let tries = 0; swept.redelivered === 0; tries++) {
+      assert.ok(tries < 500, 'the lapsed lease was never sent back');
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      swept = await run.sweep(after, sooner);
+    }
+    // Its message is listed (and, in this test, never published: the sweeper died before it could).
+    const sentBackAt = Date.now();
+    assert.deepEqual(swept.ready.map((r) => r.nodeId), ['n0']);
+    assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'not at once');
+    // Polled, not slept: it comes once `sooner` has passed, long before republishAfterMs.
+    let republished: string[] = [];
+    while (republished.length === 0) {
+      assert.ok(Date.now() - sentBackAt < 15_000, 'not republished within 15 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      republished = (await run.sweep(after, sooner)).ready.map((r) => r.nodeId);
+    }
+    assert.deepEqual(republished, ['n0']);
+    assert.ok(Date.now() - sentBackAt >= sooner - 5, `republished ${Date.now() - sentBackAt} ms after it was sent back, before ${sooner} ms`);
+    assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'then it backs off from republishAfterMs');
+  });
 });

@@ -33,6 +33,7 @@ function takeClaim(wf: WorkflowRecord, node: NodeRecord, token: string, leaseMs:
   node.token = token;
   move(wf, node, 'CLAIM');
   delete node.republished; // a message got through: the next time it is ready, republishing starts over
+  delete node.republishSoonerMs;
   node.leaseUntil = now + leaseMs;
   node.starts++;
   node.startedAt = now;

@@ -30,6 +30,8 @@ export interface NodeRecord {
   queuedAt?: number;
   /** Times the sweep republished it since it was last claimed: each republish waits twice as long (see sweep.ts). */
   republished?: number;
+  /** The wait before its first republish when a sweep sent it back from a lapsed lease (sweep.ts); until then. */
+  republishSoonerMs?: number;
   startedAt?: number;
   finishedAt?: number;
   /** Result as JSON text. */

@@ -44,8 +44,14 @@ export function handBack(wf: WorkflowRecord, node: NodeRecord, now: number, out:
   return 'redelivered';
 }
 
-/** Sweeps one workflow at store time `now`. */
-export function sweepRecord(wf: WorkflowRecord, now: number, republishAfterMs: number): Omit<SweepResult, 'settled'> & { settled?: SweepResult['settled'][number]['state'] } {
+/**
+ * Sweeps one workflow at store time `now`. A node it sends back from a lapsed lease is republished, if still
+ * unclaimed, after `redeliveredAfterMs` (SweepOptions.redeliveredRepublishAfterMs) instead of `republishAfterMs`
+ * the first time.
+ */
+export function sweepRecord(
+  wf: WorkflowRecord, now: number, republishAfterMs: number, redeliveredAfterMs = republishAfterMs,
+): Omit<SweepResult, 'settled'> & { settled?: SweepResult['settled'][number]['state'] } {
   const out: StepOutput = { ready: [] };
   let redelivered = 0;
   let lost = 0;
@@ -55,11 +61,15 @@ export function sweepRecord(wf: WorkflowRecord, now: number, republishAfterMs: n
     if (node.state === 'running') {
       if (node.leaseUntil === undefined || node.leaseUntil > now) continue;
       if (handBack(wf, node, now, out) === 'lost') lost++;
-      else redelivered++;
+      else {
+        redelivered++;
+        if (redeliveredAfterMs < republishAfterMs) node.republishSoonerMs = redeliveredAfterMs;
+      }
       continue;
     }
     const since = Math.max(node.queuedAt ?? 0, node.notBefore ?? 0);
-    if (since + republishWait(republishAfterMs, node.republished ?? 0) > now) continue;
+    if (since + (node.republishSoonerMs ?? republishWait(republishAfterMs, node.republished ?? 0)) > now) continue;
+    delete node.republishSoonerMs;
     node.queuedAt = now;
     node.republished = (node.republished ?? 0) + 1;
     out.ready.push(readyMessage(wf, node, 0));

@@ -131,7 +131,7 @@ export class MemoryStore implements Store {
         if (record.settledAt !== undefined && record.settledAt + this.retentionMs <= now) this.records.delete(id);
         continue;
       }
-      const swept = sweepRecord(record, now, options.republishAfterMs);
+      const swept = sweepRecord(record, now, options.republishAfterMs, Math.min(options.republishAfterMs, options.redeliveredRepublishAfterMs ?? options.republishAfterMs));
       for (const message of swept.ready) result.ready.push(message);
       result.redelivered += swept.redelivered;
       result.lost += swept.lost;

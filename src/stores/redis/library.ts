@@ -30,7 +30,7 @@ import { SETTLED_RESULT_MAX_BYTES } from './events.js';
 import { RECORD_DEFAULTS } from './node-record.js';
 
 /** Version in the library name; bump it whenever a script's KEYS, ARGV or reply changes. */
-export const LIBRARY_VERSION = 7;
+export const LIBRARY_VERSION = 8;
 
 /**
  * Most nodes one `cancel` call moves (a larger workflow is canceled in steps: lua/advance.lua cancelNodes), and the

@@ -111,7 +111,7 @@ export class Sweeper {
       if (left <= 0) break;
       const batch = groups.slice(i, i + PARALLEL);
       const budget = Math.max(1, Math.ceil(left / batch.length));
-      await Promise.all(batch.map((ids) => this.sweepGroup(ids, options.republishAfterMs, budget, out, drops)));
+      await Promise.all(batch.map((ids) => this.sweepGroup(ids, options, budget, out, drops)));
     }
     this.unindexes.flush();
     await Promise.all(drops);
@@ -176,8 +176,9 @@ export class Sweeper {
    * Sweeps the workflows of one slot in one call (`sweep_many`; a lone one by `sweep`), each with `budget`;
    * the index drops they ask for go to `drops` (sent together at the end of the sweep).
    */
-  private async sweepGroup(ids: readonly string[], republishAfterMs: number, budget: number, out: SweepResult, drops: Array<Promise<void>>): Promise<void> {
-    const params = [String(republishAfterMs), String(budget), this.lostError];
+  private async sweepGroup(ids: readonly string[], options: SweepOptions, budget: number, out: SweepResult, drops: Array<Promise<void>>): Promise<void> {
+    const { republishAfterMs, redeliveredRepublishAfterMs } = options;
+    const params = [String(republishAfterMs), String(budget), this.lostError, redeliveredRepublishAfterMs === undefined ? '' : String(redeliveredRepublishAfterMs)];
     const keys = ids.map((id) => this.keys.wf(id));
     const replies: Reply[] = ids.length === 1
       ? [await this.scripts.run('sweep', keys, [...this.common(ids[0]!), ...params])]

@@ -204,8 +204,8 @@ export class Run {
     return res;
   }
 
-  async sweep(republishAfterMs: number): Promise<SweepResult> {
-    const res = await this.store.sweep({ republishAfterMs });
+  async sweep(republishAfterMs: number, redeliveredRepublishAfterMs?: number): Promise<SweepResult> {
+    const res = await this.store.sweep(redeliveredRepublishAfterMs === undefined ? { republishAfterMs } : { republishAfterMs, redeliveredRepublishAfterMs });
     this.note(res.ready);
     return res;
   }

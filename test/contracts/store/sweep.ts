@@ -234,6 +234,43 @@ export function sweepContract(make: StoreFactory): void {
       assert.deepEqual(readyIds(await run.sweep(after)), ['n1'], 'a claim started the backoff over');
     });
 
+    test('a node sent back from a lapsed lease is republished after redeliveredRepublishAfterMs the first time, then backs off as usual', async (t) => {
+      const h = await open(make, t, { clock: 'fake' });
+      if (!h.advanceClock) return t.skip('this store keeps its own clock');
+      const run = new Run(h.store);
+      await run.create(chain(sig('a'), sig('b')));
+      const after = 10_000;
+      const sooner = 1_000;
+      await run.claim('n0', { leaseMs: 100 });
+      await h.advanceClock(100);
+      // The sweep that sends it back lists its message; the sweeper died before publishing it (nothing claims).
+      const swept = await run.sweep(after, sooner);
+      assert.deepEqual([swept.redelivered, readyIds(swept)], [1, ['n0']]);
+      await h.advanceClock(sooner - 1);
+      assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'not before redeliveredRepublishAfterMs');
+      await h.advanceClock(1);
+      assert.deepEqual(readyIds(await run.sweep(after, sooner)), ['n0'], 'republished after redeliveredRepublishAfterMs');
+      await h.advanceClock(2 * after - 1);
+      assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'then the backoff of any republished node: 2 x republishAfterMs');
+      await h.advanceClock(1);
+      assert.deepEqual(readyIds(await run.sweep(after, sooner)), ['n0']);
+      // A node that was never sent back waits the whole republishAfterMs, whatever redeliveredRepublishAfterMs says.
+      const c = await run.claim('n0');
+      await run.complete('n0', c.token, 'A');
+      await h.advanceClock(after - 1);
+      assert.deepEqual((await run.sweep(after, sooner)).ready, []);
+      await h.advanceClock(1);
+      assert.deepEqual(readyIds(await run.sweep(after, sooner)), ['n1']);
+      // Without the option (or with one not under republishAfterMs) a sent-back node waits republishAfterMs.
+      await run.claim('n1', { leaseMs: 100 });
+      await h.advanceClock(100);
+      assert.equal((await run.sweep(after, 2 * after)).redelivered, 1);
+      await h.advanceClock(after - 1);
+      assert.deepEqual((await run.sweep(after)).ready, []);
+      await h.advanceClock(1);
+      assert.deepEqual(readyIds(await run.sweep(after)), ['n1']);
+    });
+
     test('leases lapse exactly at leaseMs; timestamps are store time', async (t) => {
       const h = await open(make, t, { clock: 'fake' });
       if (!h.advanceClock) return t.skip('this store keeps its own clock');

@@ -15,6 +15,11 @@
     ARGV[6]      budget: most lapsed leases and most unclaimed nodes looked at (0: none; sweep_many passes what
                  its budget has left)
     ARGV[7]      WorkerLostError as ErrorInfo JSON, with 987654321 where the redelivery count goes
+    ARGV[8]      redeliveredRepublishAfterMs: a node this sweep sends back from a lapsed lease is republished, if
+                 still unclaimed, after this long instead of republishAfterMs the first time (its `bo` starts
+                 negative); '' or not less than ARGV[5]: no difference. The caller publishes the message this
+                 sweep lists for it after the sweep returns: a caller that dies in between leaves the node queued
+                 with no message for this long, not republishAfterMs
 
   Output:
     { CODE.OK, redelivered, lost, settled state or '', run, ready messages (6 slots each) }
@@ -41,6 +46,7 @@ if peek[1] ~= 'running' then
   return { CODE.NOT_RUNNING, W.state, run }
 end
 local after, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local sooner = tonumber(ARGV[8]) or after
 -- A compact workflow is looked at in place, and inflated only when its node needs the sweep.
 if peek[3] then
   if budget <= 0 or compactIdle(after, peek[4], peek[5], peek[6], peek[7]) then return { CODE.OK, 0, 0, '', run } end
@@ -53,7 +59,12 @@ local redelivered, lost = 0, 0
 for _, id in ipairs(lapsed) do
   local rec = getNode(id)
   if rec and rec.s == 'running' and rec.lu and rec.lu <= NOW then
-    if handBack(id, rec, ARGV[7]) == 'lost' then lost = lost + 1 else redelivered = redelivered + 1 end
+    if handBack(id, rec, ARGV[7]) == 'lost' then lost = lost + 1
+    else
+      redelivered = redelivered + 1
+      -- Found by the unclaimed scan (and republished) `sooner` ms from now; later republishes back off as usual.
+      if sooner < after then rec.bo = sooner - after end
+    end
   end
 end
 for _, id in ipairs(unclaimed) do

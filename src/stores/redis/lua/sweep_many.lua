@@ -6,11 +6,12 @@
   Input:
     KEYS[g]      the `wf` key of the g-th workflow of the batch (all of one slot)
     ARGV[1..3]   history flag, retentionMs, events channel (a single script's ARGV[2..4])
-    ARGV[4..6]   republishAfterMs, budget, WorkerLostError template (sweep.lua ARGV[5..7]); the budget is the
-                 call's: each workflow gets what the ones before it left, so the call lists about `budget`
-                 messages in all (at most twice that: sweep.lua bounds lapsed leases and unclaimed nodes apart); a
-                 workflow past it is still looked at (settled, missing), with nothing to list
-    ARGV[6 + g]  the g-th workflow's id
+    ARGV[4..7]   republishAfterMs, budget, WorkerLostError template, redeliveredRepublishAfterMs (sweep.lua
+                 ARGV[5..8]); the budget is the call's: each workflow gets what the ones before it left, so the
+                 call lists about `budget` messages in all (at most twice that: sweep.lua bounds lapsed leases and
+                 unclaimed nodes apart); a workflow past it is still looked at (settled, missing), with nothing to
+                 list
+    ARGV[7 + g]  the g-th workflow's id
 
   Output:
     one reply per workflow, in order, each as sweep.lua returns it; { CODE.ERROR, message } for a workflow
@@ -21,12 +22,12 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local common = { '', ARGV[1], ARGV[2], ARGV[3] }
-local args = { '', ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] }
+local args = { '', ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] }
 local function sweepOne() return RUN.sweep(args) end
 local out, left = {}, tonumber(ARGV[5])
 for g = 1, #KEYS do
-  common[1] = ARGV[6 + g]
-  args[1] = ARGV[6 + g]
+  common[1] = ARGV[7 + g]
+  args[1] = ARGV[7 + g]
   args[6] = num(math.max(0, left))
   local ok, reply = pcall(runGroup, KEYS[g], common, now, sweepOne)
   if ok then
