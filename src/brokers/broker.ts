@@ -116,6 +116,12 @@ export interface Broker {
   consume(queues: readonly string[], options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Consumer>;
   /** Dead letters kept for inspection, newest first. */
   deadLetters(limit?: number): Promise<DeadLetter[]>;
+  /**
+   * Keeps a copy of a message as a dead letter of `queue` (listed by {@link Broker.deadLetters}), for a message no
+   * delivery of which is held: a node the store failed for good with WorkerLostError once its workers kept
+   * dying (RELIABILITY §1.4). Nothing is taken from the queue.
+   */
+  deadLetter(queue: string, body: Buffer, reason: string, detail?: string): Promise<void>;
   /** Removes every queue, delayed message and dead letter under this broker's prefix (tests, `braid purge`). */
   purge(queues: readonly string[]): Promise<void>;
   /** Releases every connection and timer. */

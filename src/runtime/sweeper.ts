@@ -3,6 +3,8 @@
  * died) and ready nodes left unclaimed past a bound (DESIGN inv 4, 6). Every worker runs one; sweeps are
  * idempotent, so two at once cost duplicate messages at most, which claims turn into ack-and-drop.
  */
+import type { ReadyNode } from '../stores/store.js';
+import { encodeEnvelope } from './envelope.js';
 import { publishReady, type Kernel } from './kernel.js';
 
 /** Sweep timing. */
@@ -78,6 +80,24 @@ export class Sweeper {
     });
   }
 
+  /**
+   * Keeps a dead-letter copy of each node the sweep failed with WorkerLostError (RELIABILITY §1.4): the message
+   * its workers kept dying on, for an operator to find with the others (`braid` dead letters, Broker.deadLetters).
+   * A copy the broker refuses is logged and not retried: the node's failure, with its error, is in the store.
+   */
+  private async deadLetterLost(lost: readonly ReadyNode[]): Promise<void> {
+    const { broker, logger, counters } = this.kernel;
+    await Promise.all(lost.map(async (node) => {
+      const detail = `failed with WorkerLostError: its lease lapsed past maxRedeliveries (workflow ${node.workflowId}, node ${node.nodeId})`;
+      try {
+        await broker.deadLetter(node.queue, encodeEnvelope(node), 'worker_lost', detail);
+        counters.add('dead_letter.worker_lost');
+      } catch (error) {
+        logger.warn({ err: error, workflowId: node.workflowId, nodeId: node.nodeId }, 'dead letter of a lost node failed');
+      }
+    }));
+  }
+
   /** One sweep now; resolves when its messages are published. */
   async sweepOnce(): Promise<void> {
     try {
@@ -92,6 +112,7 @@ export class Sweeper {
       this.kernel.counters.add('sweep.lost', result.lost);
       this.kernel.counters.add('sweep.republished', result.ready.length - result.redelivered);
       await publishReady(this.kernel, result.ready);
+      if (result.lostNodes) await this.deadLetterLost(result.lostNodes);
     } catch (error) {
       this.kernel.logger.warn({ err: error }, 'sweep failed; will try again');
     }

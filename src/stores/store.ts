@@ -164,11 +164,11 @@ export interface CancelResult {
 export interface SweepOptions {
   republishAfterMs: number;
   /**
-   * How long a node this sweep sent back from a lapsed lease may wait unclaimed before its message is published
-   * again (default `republishAfterMs`; never more). The sweep publishes that message itself after its store
-   * step, so a sweeper that dies in between (a worker taken down by a poison task while its sweep was in flight)
-   * leaves the node queued with no message: this bounds how long, without waiting out `republishAfterMs`.
-   * Later republishes back off from `republishAfterMs` as for any node.
+   * How long a node this sweep made ready (sent back from a lapsed lease, or an errback a lost node fired) may
+   * wait unclaimed before its message is published again (default `republishAfterMs`; never more); then twice,
+   * four times that ... until it reaches `republishAfterMs`, and from there as any node. The sweeper publishes
+   * that message after the sweep, so a sweeper that dies in between (a worker taken down by a poison task while
+   * its sweep was in flight) leaves the node queued with no message: this bounds how long.
    */
   redeliveredRepublishAfterMs?: number;
   limit?: number;
@@ -182,6 +182,11 @@ export interface SweepResult {
   redelivered: number;
   /** Nodes failed with WorkerLostError past `maxRedeliveries`. */
   lost: number;
+  /**
+   * The messages of those nodes (not to publish: they failed), present when `lost` > 0: what the sweeper keeps
+   * as dead letters (Broker.deadLetter; RELIABILITY §1.4).
+   */
+  lostNodes?: ReadyNode[];
   settled: Array<{ workflowId: string; state: WorkflowState }>;
 }
 

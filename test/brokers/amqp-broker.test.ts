@@ -51,6 +51,10 @@ class DeclaringBroker implements Broker {
   deadLetters(limit?: number): Promise<DeadLetter[]> {
     return this.inner.deadLetters(limit);
   }
+  async deadLetter(queue: string, body: Buffer, reason: string, detail?: string): Promise<void> {
+    await this.ensure([queue]);
+    await this.inner.deadLetter(queue, body, reason, detail);
+  }
   async purge(queues: readonly string[]): Promise<void> {
     await this.inner.purge([...new Set([...queues, ...this.seen])]);
     this.declared.clear();

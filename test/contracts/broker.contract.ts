@@ -240,6 +240,17 @@ export function brokerContract(name: string, make: () => Promise<BrokerFixture>,
         await expectOnlySentinel(broker, queue, consumers);
       }));
 
+    it('keeps a copy of a message no delivery of which is held as a dead letter; the queue is untouched', () =>
+      withBroker(async ({ broker, queue, consumers }) => {
+        await broker.deadLetter(queue, Buffer.from('{"lost":1}'), 'worker_lost', 'its workers kept dying');
+        await broker.deadLetter(queue, Buffer.from('{"lost":2}'), 'worker_lost');
+        const letters = await broker.deadLetters(10);
+        assert.deepEqual(letters.map((l) => [l.queue, l.reason, l.detail, l.body, typeof l.at]), [
+          [queue, 'worker_lost', undefined, '{"lost":2}', 'number'], [queue, 'worker_lost', 'its workers kept dying', '{"lost":1}', 'number'],
+        ]);
+        await expectOnlySentinel(broker, queue, consumers);
+      }));
+
     it('lists dead letters newest first, up to the limit', () =>
       withBroker(async ({ broker, queue, consumers }) => {
         await publishAll(broker, queue, ['one', 'two', 'three']);

@@ -182,6 +182,17 @@ it('F5: poison nodes fail for good after their bound, each costing a bounded num
       assert.deepEqual(snapshot.nodes.map((n) => [n.id, n.state, n.attempts, n.redeliveries]), [['n0', 'succeeded', 1, 0], ['n1', 'succeeded', 1, 0]], h.id);
     }
 
+    // Dead-letter copies of the poisons' messages, kept by the sweeper that failed each one (long done by now: the
+    // hang took seconds since). Best effort: a sweeper that a poison took down right after its sweep keeps none.
+    const letters = (await (await app.kernel()).broker.deadLetters(100)).filter((l) => l.reason === 'worker_lost').map((l) => {
+      const e = JSON.parse(l.body) as { workflowId: string; nodeId: string; task: string };
+      return `${e.workflowId} ${e.nodeId} ${e.task}`;
+    }).sort();
+    const expectedLetters = POISONS.map((kind) => `${prefix}-${kind} n0 p.${kind}`);
+    assert.deepEqual(letters.filter((l) => !expectedLetters.includes(l)), [], 'a dead letter of a node that was not lost');
+    assert.equal(new Set(letters).size, letters.length, `a lost node dead-lettered twice: ${letters.join(', ')}`);
+    t.diagnostic(`F5 dead letters of lost nodes: ${letters.length} of ${POISONS.length}`);
+
     // Each poison cost exactly one worker per attempt: 1 + maxRedeliveries.
     const deaths = supervisor.deaths.map((d) => `worker ${d.worker}: ${d.cause} (${d.how})`);
     t.diagnostic(`F5 worker deaths: ${deaths.join('; ')}; logs ${logDir}`);

@@ -54,6 +54,13 @@ forEachMode((mode) => {
     // Redeliveries are not retries: every start is attempt 1.
     assert.deepEqual(attempts, [1, 1, 1]);
     assert.deepEqual(reports.map((r) => [r.nodeId, r.error.name]), [['n0', 'WorkerLostError']]);
+    // A dead-letter copy of the message its workers kept dying on (RELIABILITY §1.4), kept by the sweeper right
+    // after the sweep that failed the node (so maybe after the failure is heard).
+    for (const since = Date.now(); t.app.counters.get('dead_letter.worker_lost') === 0; await new Promise((resolve) => setTimeout(resolve, 5))) {
+      assert.ok(Date.now() - since < 10_000, 'no dead letter kept for the lost node');
+    }
+    const letters = (await (await t.app.kernel()).broker.deadLetters(10)).filter((l) => l.reason === 'worker_lost');
+    assert.deepEqual(letters.map((l) => [l.queue, JSON.parse(l.body) as unknown]), [['default', { v: 1, workflowId: wf.id, nodeId: 'n0', attempt: 1, task: 'stuck' }]]);
     gate.resolve();
     await t.worker!.close();
     const snap = await wf.status();

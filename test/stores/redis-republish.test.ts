@@ -11,6 +11,7 @@ import { chain, sig } from '../../src/canvas/builders.js';
 import { decodeNodeRecord } from '../../src/stores/redis/node-record.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { Run } from '../contracts/store/harness.js';
+import type { SweepResult } from '../../src/stores/store.js';
 import { RedisServer } from '../support/redis-server.js';
 import { requireRedis } from '../support/services.js';
 
@@ -23,6 +24,26 @@ after(async () => {
 });
 
 interface StoredNode { q?: number; nb?: number; sw?: number; bo?: number; s: string }
+
+/** Sweeps (2 ms apart, 500 times at most) until one finds the lapsed lease of `run`'s node; that sweep's result. */
+async function sweepUntilLapsed(run: Run, after: number, sooner: number): Promise<SweepResult> {
+  for (let tries = 0; ; tries++) {
+    const swept = await run.sweep(after, sooner);
+    if (swept.redelivered + swept.lost > 0) return swept;
+    assert.ok(tries < 500, 'the lapsed lease was never found');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** Sweeps every 50 ms until one republishes something (15 s at most); its node ids and when (ms after `since`). */
+async function nextRepublish(run: Run, after: number, sooner: number, since: number): Promise<{ ids: string[]; afterMs: number }> {
+  for (;;) {
+    assert.ok(Date.now() - since < 15_000, 'not republished within 15 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const ids = (await run.sweep(after, sooner)).ready.map((r) => r.nodeId);
+    if (ids.length > 0) return { ids, afterMs: Date.now() - since };
+  }
+}
 
 describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
   test('each republish of a node nobody claims waits twice as long; a claim starts over', async () => {
@@ -89,25 +110,59 @@ describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
     const after = 60_000;
     const sooner = 1_500;
     await run.claim('n0', { leaseMs: 1 });
-    let swept = await run.sweep(after, sooner);
-    for (let tries = 0; swept.redelivered === 0; tries++) {
-      assert.ok(tries < 500, 'the lapsed lease was never sent back');
-      await new Promise((resolve) => setTimeout(resolve, 2));
-      swept = await run.sweep(after, sooner);
-    }
+    const swept = await sweepUntilLapsed(run, after, sooner);
     // Its message is listed (and, in this test, never published: the sweeper died before it could).
     const sentBackAt = Date.now();
-    assert.deepEqual(swept.ready.map((r) => r.nodeId), ['n0']);
+    assert.deepEqual([swept.redelivered, swept.ready.map((r) => r.nodeId)], [1, ['n0']]);
     assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'not at once');
     // Polled, not slept: it comes once `sooner` has passed, long before republishAfterMs.
-    let republished: string[] = [];
-    while (republished.length === 0) {
-      assert.ok(Date.now() - sentBackAt < 15_000, 'not republished within 15 s');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      republished = (await run.sweep(after, sooner)).ready.map((r) => r.nodeId);
+    const republished = await nextRepublish(run, after, sooner, sentBackAt);
+    assert.deepEqual(republished.ids, ['n0']);
+    assert.ok(republished.afterMs >= sooner - 5, `republished ${republished.afterMs} ms after it was sent back, before ${sooner} ms`);
+    assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'then it waits twice as long');
+    const raw = new Redis(server.url);
+    closers.push(async () => raw.disconnect());
+    const stored = await raw.hgetBuffer(store.keys.key(run.id, 'node'), 'n0');
+    assert.ok(stored);
+    const node = decodeNodeRecord(stored) as unknown as StoredNode & { qk?: number };
+    assert.deepEqual([node.s, node.sw, node.qk, node.bo], ['queued', 1, sooner, 2 * sooner - after], 'the next wait is 2 x redeliveredRepublishAfterMs');
+
+    // Each later republish doubles the wait until it reaches republishAfterMs; from there the node backs off as any.
+    // (Time is moved by rewriting when the node was queued, as in the test above.)
+    const nodeKey = store.keys.key(run.id, 'node');
+    const republishDue = async (): Promise<StoredNode & { qk?: number }> => {
+      const current = decodeNodeRecord((await raw.hgetBuffer(nodeKey, 'n0'))!) as unknown as StoredNode & { qk?: number };
+      const [seconds, micros] = await raw.time();
+      current.q = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (current.bo ?? 0) - after - 1;
+      current.nb = Math.min(current.nb ?? 0, current.q);
+      await raw.hset(nodeKey, 'n0', JSON.stringify(current));
+      await raw.zadd(store.keys.key(run.id, 'ready'), current.q + (current.bo ?? 0), 'n0');
+      assert.deepEqual((await run.sweep(after, sooner)).ready.map((r) => r.nodeId), ['n0']);
+      return decodeNodeRecord((await raw.hgetBuffer(nodeKey, 'n0'))!) as unknown as StoredNode & { qk?: number };
+    };
+    const waits: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const next = await republishDue();
+      waits.push((next.bo ?? 0) + after);
     }
-    assert.deepEqual(republished, ['n0']);
-    assert.ok(Date.now() - sentBackAt >= sooner - 5, `republished ${Date.now() - sentBackAt} ms after it was sent back, before ${sooner} ms`);
-    assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'then it backs off from republishAfterMs');
+    assert.deepEqual(waits, [4 * sooner, 8 * sooner, 16 * sooner, 32 * sooner, after, 2 * after, 4 * after]);
+  });
+
+  test('an errback a lost node fired in a sweep is republished after redeliveredRepublishAfterMs too', { timeout: 30_000 }, async () => {
+    server ??= await RedisServer.start();
+    const store = new RedisStore({ url: server.url, prefix: `re${randomUUID().slice(0, 8)}` });
+    await store.connect();
+    closers.push(() => store.close());
+    const run = new Run(store);
+    await run.create(sig('a').set({ maxRedeliveries: 0 }).onError(sig('eb')));
+    await run.claim('n0', { leaseMs: 1 });
+    const after = 60_000;
+    const sooner = 1_000;
+    const swept = await sweepUntilLapsed(run, after, sooner);
+    const firedAt = Date.now();
+    assert.deepEqual([swept.lost, swept.ready.map((r) => r.nodeId)], [1, ['e0']]);
+    const republished = await nextRepublish(run, after, sooner, firedAt);
+    assert.deepEqual(republished.ids, ['e0']);
+    assert.ok(republished.afterMs >= sooner - 5, `republished ${republished.afterMs} ms after it was made ready`);
   });
 });

@@ -150,7 +150,7 @@ export class AmqpBroker implements Broker {
       prefetch,
       graceMs: options.leaseMs ?? defaultStopGraceMs,
       onDelivery,
-      publishDead: (queue, message, reason, detail) => this.publishDead(queue, message, reason, detail),
+      publishDead: (queue, message, reason, detail) => this.publishDead(queue, message.content, reason, detail),
       logger: this.logger.child({ role: 'consume' }),
     });
     await consumer.start();
@@ -198,10 +198,17 @@ export class AmqpBroker implements Broker {
     else this.knownQueues.delete(queue);
   }
 
-  private publishDead(queue: string, message: ConsumeMessage, reason: string, detail: string | undefined): Promise<void> {
+  /** Keeps a copy of a message as a dead letter of `queue` (published to the dead queue); nothing is taken from the queue. */
+  async deadLetter(queue: string, body: Buffer, reason: string, detail?: string): Promise<void> {
+    this.open();
+    await this.declare([queue]);
+    await this.publishDead(queue, body, reason, detail);
+  }
+
+  private publishDead(queue: string, body: Buffer, reason: string, detail: string | undefined): Promise<void> {
     const headers: Record<string, unknown> = { [deadHeaders.reason]: reason, [deadHeaders.queue]: queue, [deadHeaders.at]: Date.now() };
     if (detail !== undefined) headers[deadHeaders.detail] = detail.slice(0, maxDetailLength);
-    return this.publisher.publish({ queue, target: this.names.dead, body: message.content, headers });
+    return this.publisher.publish({ queue, target: this.names.dead, body, headers });
   }
 
   /**

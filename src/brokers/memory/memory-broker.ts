@@ -171,13 +171,21 @@ export class MemoryBroker implements Broker, MemoryBrokerCore {
     } else if (message.state !== 'held') {
       return;
     }
-    if (deadLetter !== undefined) {
-      const letter: DeadLetter = { queue: message.queue, reason: deadLetter.reason, body: message.body.toString('utf8'), at: this.clock() };
-      if (deadLetter.detail !== undefined) letter.detail = deadLetter.detail;
-      this.dead.push(letter);
-      if (this.dead.length > this.maxDeadLetters) this.dead.splice(0, this.dead.length - this.maxDeadLetters);
-    }
+    if (deadLetter !== undefined) this.keepDead(message.queue, message.body, deadLetter.reason, deadLetter.detail);
     this.detach(message);
+  }
+
+  /** Keeps a copy of a message as a dead letter of `queue`; nothing is taken from the queue. */
+  async deadLetter(queue: string, body: Buffer, reason: string, detail?: string): Promise<void> {
+    this.assertOpen();
+    this.keepDead(queue, body, reason, detail);
+  }
+
+  private keepDead(queue: string, body: Buffer, reason: string, detail: string | undefined): void {
+    const letter: DeadLetter = { queue, reason, body: body.toString('utf8'), at: this.clock() };
+    if (detail !== undefined) letter.detail = detail;
+    this.dead.push(letter);
+    if (this.dead.length > this.maxDeadLetters) this.dead.splice(0, this.dead.length - this.maxDeadLetters);
   }
 
   /** @internal Returns a held message to the head of its queue if its generation is current. */

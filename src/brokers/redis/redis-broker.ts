@@ -175,6 +175,12 @@ export class RedisBroker implements Broker {
     return readDeadLetters(this.connection(), this.options.prefix, limit);
   }
 
+  /** Keeps a copy of a message as a dead letter of `queue` (LPUSH to its dead list, capped as every dead letter). */
+  async deadLetter(queue: string, body: Buffer, reason: string, detail?: string): Promise<void> {
+    this.connection();
+    await (this.scripts as BrokerScripts).deadLetterCopy(this.keys(queue).dead, body, queue, reason, detail, this.options.maxDeadLetters);
+  }
+
   /** Deletes every key of these queues: ready, delayed, in flight, dead letters. */
   async purge(queues: readonly string[]): Promise<void> {
     const main = this.connection();

@@ -175,6 +175,19 @@ redis.call('LPUSH', KEYS[2], cjson.encode(letter))
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
 return 1`;
 
+/**
+ * deadCopy — keep a copy of a message that is not in flight as a dead letter (Broker.deadLetter: a node the store
+ * failed for good while no delivery of it was held).
+ * KEYS[1] dead. ARGV[1] body, ARGV[2] queue, ARGV[3] reason, ARGV[4] detail, ARGV[5] `1` when a detail is given,
+ * ARGV[6] most dead letters kept for the queue. Returns 1. Run twice: two copies (a sweeper's retry may repeat it).
+ */
+const DEAD_COPY = `${NOW}
+local letter = { queue = ARGV[2], reason = ARGV[3], body = ARGV[1], at = now }
+if ARGV[5] == '1' then letter.detail = ARGV[4] end
+redis.call('LPUSH', KEYS[1], cjson.encode(letter))
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[6]) - 1)
+return 1`;
+
 /** Script names carry this version; bump it when a script changes meaning. */
 const VERSION = 'V1';
 
@@ -190,6 +203,8 @@ export interface BrokerScripts {
   renewEntries(inflight: string, leaseMs: number, entries: Buffer[]): Promise<number>;
   giveBackEntries(inflight: string, marker: string, entries: Buffer[]): Promise<number>;
   deadLetterEntry(inflight: string, dead: string, entry: Buffer, queue: string, reason: string, detail: string | undefined, max: number): Promise<number>;
+  /** Keeps a copy of `body` as a dead letter of `queue` ({@link DEAD_COPY}). */
+  deadLetterCopy(dead: string, body: Buffer, queue: string, reason: string, detail: string | undefined, max: number): Promise<number>;
 }
 
 type Call = (...args: Array<string | number | Buffer>) => Promise<unknown>;
@@ -302,6 +317,7 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
     ['renew', 1, RENEW],
     ['giveBack', 2, GIVE_BACK],
     ['deadLetter', 2, DEAD_LETTER],
+    ['deadCopy', 1, DEAD_COPY],
   ];
   const calls = new Map<string, Call>();
   for (const [name, numberOfKeys, lua] of scripts) {
@@ -323,5 +339,7 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
     giveBackEntries: (inflight, marker, entries) => call('giveBack')(inflight, marker, ...entries) as Promise<number>,
     deadLetterEntry: (inflight, dead, entry, queue, reason, detail, max) =>
       call('deadLetter')(inflight, dead, entry, queue, reason, detail ?? '', detail === undefined ? '0' : '1', max) as Promise<number>,
+    deadLetterCopy: (dead, body, queue, reason, detail, max) =>
+      call('deadCopy')(dead, body, queue, reason, detail ?? '', detail === undefined ? '0' : '1', max) as Promise<number>,
   };
 }

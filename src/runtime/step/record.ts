@@ -30,7 +30,10 @@ export interface NodeRecord {
   queuedAt?: number;
   /** Times the sweep republished it since it was last claimed: each republish waits twice as long (see sweep.ts). */
   republished?: number;
-  /** The wait before its first republish when a sweep sent it back from a lapsed lease (sweep.ts); until then. */
+  /**
+   * Set when a sweep sent it back from a lapsed lease (sweep.ts): its republishes wait this x 2^republished
+   * until that reaches republishAfterMs, instead of republishAfterMs x 2^republished.
+   */
   republishSoonerMs?: number;
   startedAt?: number;
   finishedAt?: number;

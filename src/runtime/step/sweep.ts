@@ -45,9 +45,9 @@ export function handBack(wf: WorkflowRecord, node: NodeRecord, now: number, out:
 }
 
 /**
- * Sweeps one workflow at store time `now`. A node it sends back from a lapsed lease is republished, if still
- * unclaimed, after `redeliveredAfterMs` (SweepOptions.redeliveredRepublishAfterMs) instead of `republishAfterMs`
- * the first time.
+ * Sweeps one workflow at store time `now`. A node it makes ready (sent back from a lapsed lease, or an errback a
+ * lost node fired) is republished, if still unclaimed, after `redeliveredAfterMs`
+ * (SweepOptions.redeliveredRepublishAfterMs), then 2, 4 ... times that up to `republishAfterMs`.
  */
 export function sweepRecord(
   wf: WorkflowRecord, now: number, republishAfterMs: number, redeliveredAfterMs = republishAfterMs,
@@ -55,25 +55,37 @@ export function sweepRecord(
   const out: StepOutput = { ready: [] };
   let redelivered = 0;
   let lost = 0;
+  const lostNodes: SweepResult['ready'] = [];
   if (wf.state !== 'running') return { ready: [], redelivered, lost };
   for (const id of [...wf.active]) {
     const node = wf.nodes.get(id)!;
     if (node.state === 'running') {
       if (node.leaseUntil === undefined || node.leaseUntil > now) continue;
-      if (handBack(wf, node, now, out) === 'lost') lost++;
-      else {
+      const from = out.ready.length;
+      if (handBack(wf, node, now, out) === 'lost') {
+        lost++;
+        lostNodes.push(readyMessage(wf, node, 0));
+      } else {
         redelivered++;
-        if (redeliveredAfterMs < republishAfterMs) node.republishSoonerMs = redeliveredAfterMs;
       }
+      // What this made ready (the node sent back, or an errback its loss fired) is published by the sweeper after
+      // the sweep, and only then: republished sooner in case the sweeper dies first.
+      if (redeliveredAfterMs < republishAfterMs) for (const message of out.ready.slice(from)) wf.nodes.get(message.nodeId)!.republishSoonerMs = redeliveredAfterMs;
       continue;
     }
     const since = Math.max(node.queuedAt ?? 0, node.notBefore ?? 0);
-    if (since + (node.republishSoonerMs ?? republishWait(republishAfterMs, node.republished ?? 0)) > now) continue;
-    delete node.republishSoonerMs;
+    const republished = node.republished ?? 0;
+    const sooner = node.republishSoonerMs;
+    if (since + (sooner !== undefined ? sooner * 2 ** republished : republishWait(republishAfterMs, republished)) > now) continue;
     node.queuedAt = now;
-    node.republished = (node.republished ?? 0) + 1;
+    node.republished = republished + 1;
+    // Sent back from a lapsed lease: 2, 4 ... x `sooner` until that reaches republishAfterMs, then as any node.
+    if (sooner !== undefined && sooner * 2 ** node.republished >= republishAfterMs) {
+      delete node.republishSoonerMs;
+      node.republished = 0;
+    }
     out.ready.push(readyMessage(wf, node, 0));
   }
   settleIfDone(wf, now, out);
-  return { ready: out.ready, redelivered, lost, ...(out.settled ? { settled: out.settled } : {}) };
+  return { ready: out.ready, redelivered, lost, ...(lostNodes.length > 0 ? { lostNodes } : {}), ...(out.settled ? { settled: out.settled } : {}) };
 }

@@ -133,6 +133,7 @@ export class MemoryStore implements Store {
       }
       const swept = sweepRecord(record, now, options.republishAfterMs, Math.min(options.republishAfterMs, options.redeliveredRepublishAfterMs ?? options.republishAfterMs));
       for (const message of swept.ready) result.ready.push(message);
+      if (swept.lostNodes) for (const message of swept.lostNodes) (result.lostNodes ??= []).push(message);
       result.redelivered += swept.redelivered;
       result.lost += swept.lost;
       if (swept.settled) {

@@ -128,7 +128,7 @@ export function replayFrom(reply: Reply, workflowId: string): ReplayResult & { r
 
 /** One workflow's sweep. */
 export type SweepOne =
-  | { status: 'ok'; redelivered: number; lost: number; settled?: WorkflowState; run: number; ready: ReadyNode[] }
+  | { status: 'ok'; redelivered: number; lost: number; settled?: WorkflowState; run: number; ready: ReadyNode[]; lostNodes?: ReadyNode[] }
   | { status: 'not_running'; state: WorkflowState; run: number }
   | { status: 'missing' };
 
@@ -139,9 +139,11 @@ export function sweepFrom(reply: Reply, workflowId: string): SweepOne {
   if (code === CODE.NOT_RUNNING) return { status: 'not_running', state: String(reply[1]) as WorkflowState, run: Number(reply[2]) };
   if (code !== CODE.OK) return unexpected(code);
   const settled = String(reply[3] ?? '');
+  const lostNodes = Array.isArray(reply[5]) && reply[5].length > 0 ? readyFrom(reply[5] as Reply, 0, workflowId) : undefined;
   return {
     status: 'ok', redelivered: Number(reply[1]), lost: Number(reply[2]), run: Number(reply[4]),
-    ready: readyFrom(reply, 5, workflowId), ...(settled !== '' ? { settled: settled as WorkflowState } : {}),
+    ready: readyFrom(reply, 6, workflowId), ...(settled !== '' ? { settled: settled as WorkflowState } : {}),
+    ...(lostNodes ? { lostNodes } : {}),
   };
 }
 

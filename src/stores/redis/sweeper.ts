@@ -215,6 +215,7 @@ export class Sweeper {
       return;
     }
     for (const message of reply.ready) out.ready.push(message);
+    if (reply.lostNodes) for (const message of reply.lostNodes) (out.lostNodes ??= []).push(message);
     out.redelivered += reply.redelivered;
     out.lost += reply.lost;
     if (reply.settled) {

@@ -228,6 +228,7 @@ export async function sweepUntil(run: Run, done: (all: SweepResult) => boolean, 
     all.ready.push(...r.ready);
     all.redelivered += r.redelivered;
     all.lost += r.lost;
+    if (r.lostNodes) (all.lostNodes ??= []).push(...r.lostNodes);
     all.settled.push(...r.settled);
     if (done(all)) return all;
     await new Promise((resolve) => setTimeout(resolve, 2));

@@ -56,6 +56,9 @@ export function sweepContract(make: StoreFactory): void {
       const swept = await sweepUntil(run, (all) => all.lost >= 1);
       assert.equal(swept.redelivered, 0);
       assert.deepEqual(swept.settled, [{ workflowId: run.id, state: 'failed' }]);
+      // Its message, not to publish (it failed) but for the sweeper's dead-letter copy.
+      assert.deepEqual(swept.lostNodes, [{ workflowId: run.id, nodeId: 'n0', task: 'a', attempt: 1, queue: 'default', delayMs: 0 }]);
+      assert.deepEqual(swept.ready, []);
       const snap = await run.snapshot();
       assert.equal(snap.state, 'failed');
       assert.deepEqual(snap.nodes.map((n) => [n.state, n.redeliveries]), [['failed', 1], ['blocked', 0]]);
@@ -234,7 +237,7 @@ export function sweepContract(make: StoreFactory): void {
       assert.deepEqual(readyIds(await run.sweep(after)), ['n1'], 'a claim started the backoff over');
     });
 
-    test('a node sent back from a lapsed lease is republished after redeliveredRepublishAfterMs the first time, then backs off as usual', async (t) => {
+    test('a node sent back from a lapsed lease is republished after redeliveredRepublishAfterMs, then 2, 4 ... x that up to republishAfterMs', async (t) => {
       const h = await open(make, t, { clock: 'fake' });
       if (!h.advanceClock) return t.skip('this store keeps its own clock');
       const run = new Run(h.store);
@@ -250,10 +253,15 @@ export function sweepContract(make: StoreFactory): void {
       assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'not before redeliveredRepublishAfterMs');
       await h.advanceClock(1);
       assert.deepEqual(readyIds(await run.sweep(after, sooner)), ['n0'], 'republished after redeliveredRepublishAfterMs');
-      await h.advanceClock(2 * after - 1);
-      assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'then the backoff of any republished node: 2 x republishAfterMs');
-      await h.advanceClock(1);
-      assert.deepEqual(readyIds(await run.sweep(after, sooner)), ['n0']);
+      // Then after 2, 4, 8 x that (each republish may be lost with its sweeper too), until it reaches
+      // republishAfterMs, and from there as any node: 2 x, 4 x republishAfterMs.
+      const republishedAt: number[] = [];
+      for (let elapsed = 0; republishedAt.length < 6; elapsed += 500) {
+        await h.advanceClock(500);
+        if ((await run.sweep(after, sooner)).ready.length > 0) republishedAt.push(elapsed + 500);
+      }
+      const gaps = republishedAt.map((at, i) => at - (republishedAt[i - 1] ?? 0));
+      assert.deepEqual(gaps, [2 * sooner, 4 * sooner, 8 * sooner, after, 2 * after, 4 * after]);
       // A node that was never sent back waits the whole republishAfterMs, whatever redeliveredRepublishAfterMs says.
       const c = await run.claim('n0');
       await run.complete('n0', c.token, 'A');
@@ -269,6 +277,21 @@ export function sweepContract(make: StoreFactory): void {
       assert.deepEqual((await run.sweep(after)).ready, []);
       await h.advanceClock(1);
       assert.deepEqual(readyIds(await run.sweep(after)), ['n1']);
+    });
+
+    test('an errback a lost node fired in a sweep is republished after redeliveredRepublishAfterMs too', async (t) => {
+      const h = await open(make, t, { clock: 'fake' });
+      if (!h.advanceClock) return t.skip('this store keeps its own clock');
+      const run = new Run(h.store);
+      await run.create(sig('a').set({ maxRedeliveries: 0 }).onError(sig('eb')));
+      await run.claim('n0', { leaseMs: 100 });
+      await h.advanceClock(100);
+      const swept = await run.sweep(10_000, 1_000);
+      assert.deepEqual([swept.lost, readyIds(swept)], [1, ['e0']]);
+      await h.advanceClock(999);
+      assert.deepEqual((await run.sweep(10_000, 1_000)).ready, []);
+      await h.advanceClock(1);
+      assert.deepEqual(readyIds(await run.sweep(10_000, 1_000)), ['e0']);
     });
 
     test('leases lapse exactly at leaseMs; timestamps are store time', async (t) => {

@@ -287,7 +287,7 @@ end
 local function takeClaim(id, rec, token, leaseMs)
   rec.tk = token
   move(id, rec, 'CLAIM')
-  rec.sw = nil; rec.bo = nil -- a message got through: republishing starts over the next time it is ready
+  rec.sw = nil; rec.bo = nil; rec.qk = nil -- a message got through: republishing starts over the next time it is ready
   rec.lu = NOW + tonumber(leaseMs)
   rec.n = rec.n + 1
   rec.sa = NOW

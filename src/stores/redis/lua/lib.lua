@@ -362,10 +362,14 @@ local function addNode(id, rec, specText)
   W.open = W.open + 1
 end
 
-local function readyMessage(id, rec, delayText)
-  local r = W.ready
+-- Appends node `id`'s message to `r`: 6 slots (id, task, attempt, queue, priority or '', delay).
+local function messageSlots(r, id, rec, delayText)
   r[#r + 1] = id; r[#r + 1] = rec.t; r[#r + 1] = num(rec.a); r[#r + 1] = rec.qu
   r[#r + 1] = rec.p and num(rec.p) or ''; r[#r + 1] = delayText
+end
+
+local function readyMessage(id, rec, delayText)
+  messageSlots(W.ready, id, rec, delayText)
 end
 
 --------------------------------------------------------------------------------------------------- node rows

@@ -15,14 +15,17 @@
     ARGV[6]      budget: most lapsed leases and most unclaimed nodes looked at (0: none; sweep_many passes what
                  its budget has left)
     ARGV[7]      WorkerLostError as ErrorInfo JSON, with 987654321 where the redelivery count goes
-    ARGV[8]      redeliveredRepublishAfterMs: a node this sweep sends back from a lapsed lease is republished, if
-                 still unclaimed, after this long instead of republishAfterMs the first time (its `bo` starts
-                 negative); '' or not less than ARGV[5]: no difference. The caller publishes the message this
+    ARGV[8]      redeliveredRepublishAfterMs: a node this sweep makes ready (sent back from a lapsed lease, or an
+                 errback a lost node fired) is republished, if still unclaimed, after this long instead of republishAfterMs, then after twice, four times ...
+                 that until it reaches republishAfterMs (record field `qk`; its `bo` negative meanwhile); '' or
+                 not less than ARGV[5]: no difference. The caller publishes the message this
                  sweep lists for it after the sweep returns: a caller that dies in between leaves the node queued
                  with no message for this long, not republishAfterMs
 
   Output:
-    { CODE.OK, redelivered, lost, settled state or '', run, ready messages (6 slots each) }
+    { CODE.OK, redelivered, lost, settled state or '', run, { the lost nodes' messages (6 slots each) },
+      ready messages (6 slots each) }   a lost node (WorkerLostError) has no ready message; its message is for
+                                       the caller's dead-letter copy (RELIABILITY §1.4)
     { CODE.NOT_RUNNING, state, run }   settled: nothing to sweep (the caller drops it from the global index); a
                                        cancel left half done takes a step of CANCEL_STEP_NODES first, and
                                        answers OK (kept in the index) until its last
@@ -42,29 +45,40 @@ if peek[1] ~= 'running' then
   loadWf()
   local left = cancelNodes(CANCEL_STEP_NODES)
   finish()
-  if left then return { CODE.OK, 0, 0, '', run } end
+  if left then return { CODE.OK, 0, 0, '', run, {} } end
   return { CODE.NOT_RUNNING, W.state, run }
 end
 local after, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 local sooner = tonumber(ARGV[8]) or after
 -- A compact workflow is looked at in place, and inflated only when its node needs the sweep.
 if peek[3] then
-  if budget <= 0 or compactIdle(after, peek[4], peek[5], peek[6], peek[7]) then return { CODE.OK, 0, 0, '', run } end
+  if budget <= 0 or compactIdle(after, peek[4], peek[5], peek[6], peek[7]) then return { CODE.OK, 0, 0, '', run, {} } end
   inflate()
 end
 loadWf()
 local lapsed = rcall('ZRANGEBYSCORE', K.leases, '-inf', NOW, 'LIMIT', 0, budget)
 local unclaimed = rcall('ZRANGEBYSCORE', K.ready, '-inf', NOW - after, 'LIMIT', 0, budget)
-local redelivered, lost = 0, 0
+local redelivered, lost, lostMessages = 0, 0, {}
 for _, id in ipairs(lapsed) do
   local rec = getNode(id)
   if rec and rec.s == 'running' and rec.lu and rec.lu <= NOW then
-    if handBack(id, rec, ARGV[7]) == 'lost' then lost = lost + 1
+    if handBack(id, rec, ARGV[7]) == 'lost' then
+      lost = lost + 1
+      messageSlots(lostMessages, id, rec, '0')
     else
       redelivered = redelivered + 1
-      -- Found by the unclaimed scan (and republished) `sooner` ms from now; later republishes back off as usual.
-      if sooner < after then rec.bo = sooner - after end
     end
+  end
+end
+-- Every node made ready above (sent back, or an errback a lost node fired) has its message published by the
+-- caller after this sweep, and only then: in case the caller dies first, the unclaimed scan finds it (and
+-- republishes it) `sooner` ms from now, then after 2, 4 ... x `sooner` until that reaches republishAfterMs (the
+-- republish step below; `qk` keeps `sooner` until a claim or then).
+if sooner < after then
+  local r = W.ready
+  for i = 1, #r, 6 do
+    local rec = NODES[r[i]]
+    if rec then rec.qk = sooner; rec.bo = sooner - after; dirty(r[i]) end
   end
 end
 for _, id in ipairs(unclaimed) do
@@ -72,13 +86,21 @@ for _, id in ipairs(unclaimed) do
   if rec and (rec.s == 'queued' or rec.s == 'retrying') and math.max(rec.q or 0, rec.nb or 0) + (rec.bo or 0) + after <= NOW then
     rec.q = NOW
     rec.sw = (rec.sw or 0) + 1
-    rec.bo = after * (2 ^ math.min(rec.sw, REPUBLISH_BACKOFF_LIMIT) - 1)
+    -- The wait before the next republish: republishAfterMs x 2^sw; for a node sent back from a lapsed lease
+    -- (`qk`: the sooner wait it was given), qk x 2^sw until that reaches republishAfterMs, so a republish that a
+    -- dying sweeper lost too is not followed by a wait of twice republishAfterMs.
+    local wait = after * 2 ^ math.min(rec.sw, REPUBLISH_BACKOFF_LIMIT)
+    if rec.qk then
+      wait = rec.qk * 2 ^ rec.sw
+      if wait >= after then rec.qk = nil; rec.sw = 0; wait = after end
+    end
+    rec.bo = wait - after
     dirty(id)
     readyMessage(id, rec, '0')
   end
 end
 settleIfDone()
 finish()
-local reply = { CODE.OK, redelivered, lost, W.settled or '', W.run }
+local reply = { CODE.OK, redelivered, lost, W.settled or '', W.run, lostMessages }
 for _, v in ipairs(W.ready) do reply[#reply + 1] = v end
 return reply

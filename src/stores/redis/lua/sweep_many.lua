@@ -32,7 +32,7 @@ for g = 1, #KEYS do
   local ok, reply = pcall(runGroup, KEYS[g], common, now, sweepOne)
   if ok then
     out[g] = reply
-    if reply[1] == CODE.OK then left = left - (#reply - 5) / 6 end
+    if reply[1] == CODE.OK then left = left - (#reply - 6) / 6 end
   else out[g] = { CODE.ERROR, type(reply) == 'table' and reply.err or tostring(reply) } end
 end
 return out
