@@ -19,11 +19,12 @@ export interface SweepTiming {
 }
 
 /**
- * How long a node a sweep sent back from a lapsed lease waits unclaimed before it is published again
- * (SweepOptions.redeliveredRepublishAfterMs): two sweep intervals, at least 1 s, at most `republishAfterMs`. A
- * sweeping worker that dies between the sweep's store step and its publish (a poison task took its process down
- * meanwhile: F5) then costs the node that long, not `republishAfterMs` (60 s by default); when the message did
- * get out but waits behind a backlog, it costs one duplicate message sooner, which a claim drops.
+ * How long a node a sweep made ready (sent back from a lapsed lease, or an errback a lost node fired) waits
+ * unclaimed before it is published again (SweepOptions.redeliveredRepublishAfterMs): two sweep intervals, at
+ * least 1 s, at most `republishAfterMs`. A sweeping worker that dies between the sweep's store step and its
+ * publish (a poison task took its process down meanwhile: F5) then costs the node that long, not
+ * `republishAfterMs` (60 s by default); when the message did get out but waits behind a backlog, it costs a few
+ * duplicate messages sooner (at 1, 2, 4 ... times that), which claims drop.
  */
 export function redeliveredRepublishAfterMs(intervalMs: number, republishAfterMs: number): number {
   return Math.min(republishAfterMs, Math.max(1_000, 2 * intervalMs));

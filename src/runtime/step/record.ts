@@ -31,7 +31,8 @@ export interface NodeRecord {
   /** Times the sweep republished it since it was last claimed: each republish waits twice as long (see sweep.ts). */
   republished?: number;
   /**
-   * Set when a sweep sent it back from a lapsed lease (sweep.ts): its republishes wait this x 2^republished
+   * Set when a sweep made it ready (sent it back from a lapsed lease, or fired it as an errback of a lost node;
+   * sweep.ts): its republishes wait this x 2^republished
    * until that reaches republishAfterMs, instead of republishAfterMs x 2^republished.
    */
   republishSoonerMs?: number;

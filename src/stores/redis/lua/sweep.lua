@@ -16,11 +16,11 @@
                  its budget has left)
     ARGV[7]      WorkerLostError as ErrorInfo JSON, with 987654321 where the redelivery count goes
     ARGV[8]      redeliveredRepublishAfterMs: a node this sweep makes ready (sent back from a lapsed lease, or an
-                 errback a lost node fired) is republished, if still unclaimed, after this long instead of republishAfterMs, then after twice, four times ...
-                 that until it reaches republishAfterMs (record field `qk`; its `bo` negative meanwhile); '' or
-                 not less than ARGV[5]: no difference. The caller publishes the message this
-                 sweep lists for it after the sweep returns: a caller that dies in between leaves the node queued
-                 with no message for this long, not republishAfterMs
+                 errback a lost node fired) is republished, if still unclaimed, after this long instead of
+                 republishAfterMs, then after twice, four times ... that until it reaches republishAfterMs (record
+                 field `qk`; its `bo` negative meanwhile); '' or not less than ARGV[5]: no difference. The caller
+                 publishes the message this sweep lists for it after the sweep returns: a caller that dies in
+                 between leaves the node queued with no message for this long, not republishAfterMs
 
   Output:
     { CODE.OK, redelivered, lost, settled state or '', run, { the lost nodes' messages (6 slots each) },
@@ -86,9 +86,9 @@ for _, id in ipairs(unclaimed) do
   if rec and (rec.s == 'queued' or rec.s == 'retrying') and math.max(rec.q or 0, rec.nb or 0) + (rec.bo or 0) + after <= NOW then
     rec.q = NOW
     rec.sw = (rec.sw or 0) + 1
-    -- The wait before the next republish: republishAfterMs x 2^sw; for a node sent back from a lapsed lease
-    -- (`qk`: the sooner wait it was given), qk x 2^sw until that reaches republishAfterMs, so a republish that a
-    -- dying sweeper lost too is not followed by a wait of twice republishAfterMs.
+    -- The wait before the next republish: republishAfterMs x 2^sw; for a node a sweep made ready (`qk`: the
+    -- sooner wait it was given), qk x 2^sw until that reaches republishAfterMs, so a republish that a dying
+    -- sweeper lost too is not followed by a wait of twice republishAfterMs.
     local wait = after * 2 ^ math.min(rec.sw, REPUBLISH_BACKOFF_LIMIT)
     if rec.qk then
       wait = rec.qk * 2 ^ rec.sw
