@@ -197,8 +197,16 @@ export class DeliveryHandler {
       return;
     }
     this.kernel.counters.add('released');
+    // Past maxRedeliveries the store failed the node (WorkerLostError) instead of sending it back: its own message
+    // is then not among the ready ones (errbacks it fired may be), and this delivery becomes its dead-letter copy.
+    const lost = !released.ready.some((ready) => ready.nodeId === nodeId);
     if (released.ready.length > 0) await publishReady(this.kernel, released.ready);
-    await delivery.ack();
+    if (lost) {
+      this.kernel.counters.add('dead_letter.worker_lost');
+      await delivery.deadLetter('worker_lost', `failed with WorkerLostError: handed back at shutdown past maxRedeliveries (workflow ${workflowId}, node ${nodeId})`);
+    } else {
+      await delivery.ack();
+    }
   }
 
   private async commit(

@@ -200,4 +200,23 @@ forEachMode((mode) => {
     assert.equal(await wf.result(), 'run elsewhere');
     assert.equal(starts, 2);
   });
+
+  it('a node handed back at close past maxRedeliveries fails with WorkerLostError, its delivery dead-lettered', { timeout: 10_000 }, async () => {
+    const t = await mode.create({ worker: { leaseMs: 60_000, shutdownGraceMs: 5 } });
+    const entered = deferred();
+    const stuck = t.app.task('stuck', async (ctx) => {
+      entered.resolve();
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+      return 'abandoned';
+    }, { maxRedeliveries: 0 });
+    const wf = await t.start(stuck.s());
+    await entered.promise;
+    await t.worker!.close();
+    const error = await wf.result().then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.deepEqual(error.failures.map((f) => [f.nodeId, f.error.name]), [['n0', 'WorkerLostError']]);
+    const letters = (await (await t.app.kernel()).broker.deadLetters(10)).filter((l) => l.reason === 'worker_lost');
+    assert.deepEqual(letters.map((l) => [l.queue, JSON.parse(l.body) as unknown]), [['default', { v: 1, workflowId: wf.id, nodeId: 'n0', attempt: 1, task: 'stuck' }]]);
+    assert.equal(t.app.counters.get('dead_letter.worker_lost'), 1);
+  });
 }, { when: (mode) => mode.ownWorker });
