@@ -159,6 +159,17 @@ if n > 0 then redis.call('ZADD', KEYS[2], 0, 'm') end
 return n`;
 
 /**
+ * Lua that keeps a dead letter: `{ queue = ARGV[2], reason = ARGV[3], body = <body>, at = now }`, with `detail`
+ * ARGV[4] when ARGV[5] is `1`, pushed onto KEYS[key], which keeps the newest ARGV[6] (after {@link NOW}).
+ */
+function keepLetter(key: number, body: string): string {
+  return `local letter = { queue = ARGV[2], reason = ARGV[3], body = ${body}, at = now }
+if ARGV[5] == '1' then letter.detail = ARGV[4] end
+redis.call('LPUSH', KEYS[${key}], cjson.encode(letter))
+redis.call('LTRIM', KEYS[${key}], 0, tonumber(ARGV[6]) - 1)`;
+}
+
+/**
  * deadLetter — keep a copy of an in-flight entry as a dead letter, then remove it, atomically.
  * KEYS[1] inflight, KEYS[2] dead. ARGV[1] entry, ARGV[2] queue, ARGV[3] reason, ARGV[4] detail,
  * ARGV[5] `1` when a detail is given, ARGV[6] most dead letters kept for the queue.
@@ -169,10 +180,7 @@ const DEAD_LETTER = `${NOW}
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 local e = ARGV[1]
 local bar = string.find(e, '|', 3, true) or 2
-local letter = { queue = ARGV[2], reason = ARGV[3], body = string.sub(e, bar + 1), at = now }
-if ARGV[5] == '1' then letter.detail = ARGV[4] end
-redis.call('LPUSH', KEYS[2], cjson.encode(letter))
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+${keepLetter(2, 'string.sub(e, bar + 1)')}
 return 1`;
 
 /**
@@ -182,10 +190,7 @@ return 1`;
  * ARGV[6] most dead letters kept for the queue. Returns 1. Run twice: two copies (a sweeper's retry may repeat it).
  */
 const DEAD_COPY = `${NOW}
-local letter = { queue = ARGV[2], reason = ARGV[3], body = ARGV[1], at = now }
-if ARGV[5] == '1' then letter.detail = ARGV[4] end
-redis.call('LPUSH', KEYS[1], cjson.encode(letter))
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[6]) - 1)
+${keepLetter(1, 'ARGV[1]')}
 return 1`;
 
 /** Script names carry this version; bump it when a script changes meaning. */

@@ -32,8 +32,8 @@ export interface NodeRecord {
   republished?: number;
   /**
    * Set when a sweep made it ready (sent it back from a lapsed lease, or fired it as an errback of a lost node;
-   * sweep.ts): its republishes wait this x 2^republished
-   * until that reaches republishAfterMs, instead of republishAfterMs x 2^republished.
+   * sweep.ts): its republishes wait this x 2^republished until that reaches republishAfterMs, instead of
+   * republishAfterMs x 2^republished.
    */
   republishSoonerMs?: number;
   startedAt?: number;

@@ -131,7 +131,7 @@ export class MemoryStore implements Store {
         if (record.settledAt !== undefined && record.settledAt + this.retentionMs <= now) this.records.delete(id);
         continue;
       }
-      const swept = sweepRecord(record, now, options.republishAfterMs, Math.min(options.republishAfterMs, options.redeliveredRepublishAfterMs ?? options.republishAfterMs));
+      const swept = sweepRecord(record, now, options.republishAfterMs, options.redeliveredRepublishAfterMs);
       for (const message of swept.ready) result.ready.push(message);
       if (swept.lostNodes) for (const message of swept.lostNodes) (result.lostNodes ??= []).push(message);
       result.redelivered += swept.redelivered;
