@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBroker } from '../../src/brokers/memory/memory-broker.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { brokerContract } from '../contracts/broker.contract.js';
 import { Inbox } from '../contracts/inbox.js';
 
@@ -111,9 +112,10 @@ describe('MemoryBroker', () => {
 
   it('refuses bad publish options and publishing after close', async () => {
     const broker = new MemoryBroker();
-    await assert.rejects(broker.publish('q', Buffer.from('x'), { priority: 10 }), RangeError);
-    await assert.rejects(broker.publish('q', Buffer.from('x'), { delayMs: Number.NaN }), RangeError);
-    await assert.rejects(broker.consume(['q'], { prefetch: 0 }, () => undefined), RangeError);
+    await assert.rejects(broker.publish('q', Buffer.from('x'), { priority: 10 }), ConfigError);
+    await assert.rejects(broker.publish('q', Buffer.from('x'), { delayMs: Number.NaN }), ConfigError);
+    await assert.rejects(broker.publish('q', Buffer.from('x'), { delayMs: -1 }), ConfigError);
+    await assert.rejects(broker.consume(['q'], { prefetch: 0 }, () => undefined), ConfigError);
     await broker.close();
     await assert.rejects(broker.publish('q', Buffer.from('x')));
   });

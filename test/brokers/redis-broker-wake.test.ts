@@ -1,7 +1,7 @@
 /**
  * Redis broker specifics that the contract does not cover: idle consumers are woken by markers (never by
  * polling), a delayed message earlier than a sleeper's plan wakes it, no CLIENT UNBLOCK is ever sent (it can crash
- * Redis 7.0), keys stay under the prefix and the queue's hash tag, bad URLs are a ConfigError,
+ * Redis 7.0), keys stay under the prefix and the queue's hash tag, bad URLs and options are a ConfigError,
  * and entries are kept byte for byte.
  */
 import assert from 'node:assert/strict';
@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { createApp } from '../../src/index.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { decodeEntry, encodeEntry } from '../../src/brokers/redis/entry.js';
@@ -172,6 +174,24 @@ describe('redis broker specifics', { skip: redis.skip, timeout: 120_000 }, () =>
   it('refuses a malformed or non-redis URL with ConfigError', async () => {
     await assert.rejects(new RedisBroker({ url: 'not a url', prefix: 'p' }).connect(), ConfigError);
     await assert.rejects(new RedisBroker({ url: 'http://127.0.0.1:6379', prefix: 'p' }).connect(), ConfigError);
+  });
+
+  it('refuses a lease under 100 ms, a negative ack linger and a bad queue name with ConfigError; so does a worker asking for such a lease', async () => {
+    assert.throws(() => new RedisBroker({ url: server.url, prefix: 'p', ackLingerMs: -1 }), ConfigError);
+    const broker = await redisBroker(server);
+    try {
+      await assert.rejects(broker.consume(['q'], { prefetch: 1, leaseMs: 50 }, () => undefined), ConfigError);
+      await assert.rejects(broker.consume([], { prefetch: 1 }, () => undefined), ConfigError);
+      await assert.rejects(broker.publish('', Buffer.from('x')), ConfigError);
+    } finally {
+      await broker.close();
+    }
+    const app = createApp({ broker: server.url, prefix: `lease-${randomUUID().slice(0, 8)}`, logger: pino({ level: 'silent' }) });
+    try {
+      await assert.rejects(app.worker({ leaseMs: 50 }).start(), (error: unknown) => error instanceof ConfigError && /leaseMs/.test(error.message));
+    } finally {
+      await app.close();
+    }
   });
 
   it('encodes entries byte for byte with their priority and redelivery flag', () => {

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Broker, ConsumeOptions, Consumer, Delivery } from '../../src/brokers/broker.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { Inbox } from './inbox.js';
 
 /** A broker made for one test case, and how to dispose of it. */
@@ -320,6 +321,20 @@ export function brokerContract(name: string, make: () => Promise<BrokerFixture>,
         consumers.push(await broker.consume([queue], options(1), inbox.onDelivery));
         const [delivery] = await inbox.waitFor(1, timeout);
         assert.equal(text(delivery as Delivery), 'stored');
+        await (delivery as Delivery).ack();
+      }));
+
+    it('refuses bad publish and consume options with ConfigError, storing nothing', () =>
+      withBroker(async ({ broker, queue, consumers }) => {
+        await broker.declare([queue]);
+        await assert.rejects(broker.publish(queue, Buffer.from('bad'), { priority: 99 }), ConfigError);
+        await assert.rejects(broker.publish(queue, Buffer.from('bad'), { delayMs: Number.NaN }), ConfigError);
+        await assert.rejects(broker.consume([queue], { prefetch: 0 }, () => undefined), ConfigError);
+        await broker.publish(queue, Buffer.from('good'));
+        const inbox = new Inbox();
+        consumers.push(await broker.consume([queue], options(5), inbox.onDelivery));
+        const [delivery] = await inbox.waitFor(1, timeout);
+        assert.equal(text(delivery as Delivery), 'good', 'a refused publish left nothing in the queue');
         await (delivery as Delivery).ack();
       }));
 

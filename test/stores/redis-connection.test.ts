@@ -65,6 +65,13 @@ describe('redis store connection', { skip: redis.skip }, () => {
     assert.ok(Date.now() - started < 5_000);
   });
 
+  test('bad store options are a ConfigError before anything connects', () => {
+    const url = 'redis://127.0.0.1:1';
+    for (const bad of [{ retentionMs: 0 }, { retentionMs: 1.5 }, { createChunkNodes: 0 }, { cancelChunkNodes: -1 }]) {
+      assert.throws(() => new RedisStore({ url, prefix: 'x', ...bad }), ConfigError, JSON.stringify(bad));
+    }
+  });
+
   test('warns unless appendonly yes and noeviction; AOF + noeviction is silent', async () => {
     const plain = await startServer({ appendonly: false, extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
     const a = captureLogs();

@@ -289,7 +289,7 @@ const redisMode = workerMode({
   name: 'redis',
   priorities: true,
   continues: true,
-  // The Redis broker refuses a consumer lease under 100 ms (RangeError from RedisBroker.consume), though the
+  // The Redis broker refuses a consumer lease under 100 ms (ConfigError from RedisBroker.consume), though the
   // worker and API.md accept any positive leaseMs; the tests that use 30-60 ms leases run at 100 here.
   minLeaseMs: 100,
   skip: redisGate?.skip ?? false,

@@ -11,6 +11,7 @@
  *   consumer stops. Until someone else takes it, the old delivery may still ack or dead-letter it.
  */
 import type { Logger } from 'pino';
+import { ConfigError } from '../../core/errors.js';
 import type { Broker, ConsumeOptions, Consumer, DeadLetter, Delivery, PublishOptions } from '../broker.js';
 import { DelayHeap } from './delay-heap.js';
 import { DueTimer } from './due-timer.js';
@@ -106,7 +107,7 @@ export class MemoryBroker implements Broker, MemoryBrokerCore {
   async consume(queues: readonly string[], options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Consumer> {
     this.assertOpen();
     if (!Number.isInteger(options.prefetch) || options.prefetch < 1) {
-      throw new RangeError(`prefetch must be a positive integer, got ${String(options.prefetch)}`);
+      throw new ConfigError(`memory broker: prefetch must be a positive integer, got ${String(options.prefetch)}`);
     }
     const wildcard = queues.includes('*');
     if (!wildcard) for (const name of queues) this.queue(name);

@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker, ConsumeOptions, Consumer, DeadLetter, Delivery, PublishOptions } from '../broker.js';
+import { ConfigError } from '../../core/errors.js';
 import { checkPublishOptions } from '../memory/options.js';
 import { AckBatcher, DEFAULT_ACK_LINGER_MS } from './ack-batcher.js';
 import { closeConnection, openConnection } from './connection.js';
@@ -92,7 +93,7 @@ export class RedisBroker implements Broker {
       ...options,
     };
     const { ackLingerMs } = this.options;
-    if (!Number.isFinite(ackLingerMs) || ackLingerMs < 0) throw new RangeError(`ackLingerMs must be a finite number >= 0, got ${String(ackLingerMs)}`);
+    if (!Number.isFinite(ackLingerMs) || ackLingerMs < 0) throw new ConfigError(`redis broker: ackLingerMs must be a finite number >= 0, got ${String(ackLingerMs)}`);
   }
 
   /** Opens the command connection; `ConfigError` for a bad URL or an unreachable server. */
@@ -151,12 +152,12 @@ export class RedisBroker implements Broker {
   async consume(queues: readonly string[], options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Consumer> {
     const main = this.connection();
     if (!Number.isInteger(options.prefetch) || options.prefetch < 1) {
-      throw new RangeError(`prefetch must be a positive integer, got ${String(options.prefetch)}`);
+      throw new ConfigError(`redis broker: prefetch must be a positive integer, got ${String(options.prefetch)}`);
     }
     const leaseMs = options.leaseMs ?? this.options.defaultLeaseMs;
-    if (!Number.isFinite(leaseMs) || leaseMs < 100) throw new RangeError(`leaseMs must be >= 100, got ${String(leaseMs)}`);
+    if (!Number.isFinite(leaseMs) || leaseMs < 100) throw new ConfigError(`redis broker: leaseMs must be at least 100 ms, got ${String(leaseMs)}`);
     const names = [...new Set(queues)];
-    if (names.length === 0) throw new RangeError('consume needs at least one queue');
+    if (names.length === 0) throw new ConfigError('redis broker: consume needs at least one queue');
     for (const name of names) this.keys(name);
     const consumer = new RedisConsumer(this.context(main), names, options.prefetch, leaseMs, onDelivery);
     this.consumers.add(consumer);
@@ -212,7 +213,7 @@ export class RedisBroker implements Broker {
   private keys(queue: string): QueueKeys {
     let keys = this.keyCache.get(queue);
     if (keys === undefined) {
-      if (typeof queue !== 'string' || queue.length === 0) throw new RangeError('queue names must be non-empty strings');
+      if (typeof queue !== 'string' || queue.length === 0) throw new ConfigError('redis broker: queue names must be non-empty strings');
       keys = queueKeys(this.options.prefix, queue);
       this.keyCache.set(queue, keys);
     }

@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ErrorInfo } from '../../core/errors.js';
+import { ConfigError, type ErrorInfo } from '../../core/errors.js';
 import type { WorkflowSnapshot } from '../../core/snapshot.js';
 import type {
   CancelResult, ClaimRequest, ClaimResult, CommitRequest, CommitResult, CompleteRequest, ContinueRequest, ReadyNode, ReplayResult, Store, StoreEvent,
@@ -95,11 +95,11 @@ export class RedisStore implements Store {
     this.keys = new KeySpace(options.prefix);
     this.minter = new SlotMinter(options.prefix);
     this.retentionMs = options.retentionMs ?? DEFAULT_REDIS_RETENTION_MS;
-    if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs <= 0) throw new RangeError('retentionMs must be a positive integer');
+    if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs <= 0) throw new ConfigError('redis store: retentionMs must be a positive integer');
     this.createChunkNodes = options.createChunkNodes ?? DEFAULT_CREATE_CHUNK_NODES;
-    if (!Number.isSafeInteger(this.createChunkNodes) || this.createChunkNodes < 1) throw new RangeError('createChunkNodes must be a positive integer');
+    if (!Number.isSafeInteger(this.createChunkNodes) || this.createChunkNodes < 1) throw new ConfigError('redis store: createChunkNodes must be a positive integer');
     this.cancelChunkNodes = options.cancelChunkNodes ?? DEFAULT_CANCEL_CHUNK_NODES;
-    if (!Number.isSafeInteger(this.cancelChunkNodes) || this.cancelChunkNodes < 1) throw new RangeError('cancelChunkNodes must be a positive integer');
+    if (!Number.isSafeInteger(this.cancelChunkNodes) || this.cancelChunkNodes < 1) throw new ConfigError('redis store: cancelChunkNodes must be a positive integer');
     this.shared = [options.history ? '1' : '0', String(this.retentionMs), this.keys.events];
   }
 
