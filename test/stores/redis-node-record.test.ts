@@ -6,8 +6,7 @@
  * the fields at their default (RECORD_DEFAULTS) and every reader fills them back in.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -15,7 +14,7 @@ import { chain, sig } from '../../src/canvas/builders.js';
 import { decodeNodeRecord, RECORD_DEFAULTS, withRecordDefaults } from '../../src/stores/redis/node-record.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { Run } from '../contracts/store/harness.js';
-import { RedisServer } from '../support/redis-server.js';
+import { FileRedis } from '../support/file-redis.js';
 import { requireRedis } from '../support/services.js';
 
 const MSGPACK_FIXMAP_FIRST = 0x80;
@@ -42,22 +41,10 @@ describe('decodeNodeRecord', () => {
 });
 
 const redis = await requireRedis();
-let server: RedisServer | undefined;
-const closers: Array<() => Promise<unknown> | void> = [];
-after(async () => {
-  for (const close of closers) await close();
-  await server?.stop();
-});
+const files = new FileRedis();
 
 describe('redis store: node records', { skip: redis.skip }, () => {
-  async function open(): Promise<{ store: RedisStore; raw: Redis }> {
-    server ??= await RedisServer.start();
-    const store = new RedisStore({ url: server.url, prefix: `nr${randomUUID().slice(0, 8)}` });
-    await store.connect();
-    const raw = new Redis(server.url);
-    closers.push(() => store.close(), () => raw.disconnect());
-    return { store, raw };
-  }
+  const open = (): Promise<{ store: RedisStore; raw: Redis }> => files.open('nr');
 
   test('are JSON as created and MessagePack once a script wrote them back; a snapshot reads both', async () => {
     const { store, raw } = await open();

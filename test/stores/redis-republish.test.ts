@@ -4,24 +4,16 @@
  * node instead: it rewrites when the node was queued (`q`) and its score in the `ready` index, then sweeps.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, test } from 'node:test';
 import { chain, sig } from '../../src/canvas/builders.js';
 import { decodeNodeRecord } from '../../src/stores/redis/node-record.js';
-import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { Run } from '../contracts/store/harness.js';
 import type { SweepResult } from '../../src/stores/store.js';
-import { RedisServer } from '../support/redis-server.js';
+import { FileRedis } from '../support/file-redis.js';
 import { requireRedis } from '../support/services.js';
 
 const redis = await requireRedis();
-let server: RedisServer | undefined;
-const closers: Array<() => Promise<unknown>> = [];
-after(async () => {
-  for (const close of closers) await close();
-  await server?.stop();
-});
+const files = new FileRedis();
 
 interface StoredNode { q?: number; nb?: number; sw?: number; bo?: number; s: string }
 
@@ -47,11 +39,7 @@ async function nextRepublish(run: Run, after: number, sooner: number, since: num
 
 describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
   test('each republish of a node nobody claims waits twice as long; a claim starts over', async () => {
-    server = await RedisServer.start();
-    const store = new RedisStore({ url: server.url, prefix: `rp${randomUUID().slice(0, 8)}` });
-    await store.connect();
-    const raw = new Redis(server.url);
-    closers.push(() => store.close(), async () => raw.disconnect());
+    const { store, raw } = await files.open('rp');
     const run = new Run(store);
     await run.create(chain(sig('a'), sig('b')));
     const nodeKey = store.keys.key(run.id, 'node');
@@ -101,10 +89,7 @@ describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
   });
 
   test('a node sent back from a lapsed lease is republished after redeliveredRepublishAfterMs, not republishAfterMs', { timeout: 30_000 }, async () => {
-    server ??= await RedisServer.start();
-    const store = new RedisStore({ url: server.url, prefix: `rr${randomUUID().slice(0, 8)}` });
-    await store.connect();
-    closers.push(() => store.close());
+    const { store, raw } = await files.open('rr');
     const run = new Run(store);
     await run.create(chain(sig('a'), sig('b')));
     const after = 60_000;
@@ -120,8 +105,6 @@ describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
     assert.deepEqual(republished.ids, ['n0']);
     assert.ok(republished.afterMs >= sooner - 5, `republished ${republished.afterMs} ms after it was sent back, before ${sooner} ms`);
     assert.deepEqual((await run.sweep(after, sooner)).ready, [], 'then it waits twice as long');
-    const raw = new Redis(server.url);
-    closers.push(async () => raw.disconnect());
     const stored = await raw.hgetBuffer(store.keys.key(run.id, 'node'), 'n0');
     assert.ok(stored);
     const node = decodeNodeRecord(stored) as unknown as StoredNode & { qk?: number };
@@ -149,10 +132,7 @@ describe('redis sweep: republishing backs off', { skip: redis.skip }, () => {
   });
 
   test('an errback a lost node fired in a sweep is republished after redeliveredRepublishAfterMs too', { timeout: 30_000 }, async () => {
-    server ??= await RedisServer.start();
-    const store = new RedisStore({ url: server.url, prefix: `re${randomUUID().slice(0, 8)}` });
-    await store.connect();
-    closers.push(() => store.close());
+    const { store } = await files.open('re');
     const run = new Run(store);
     await run.create(sig('a').set({ maxRedeliveries: 0 }).onError(sig('eb')));
     await run.claim('n0', { leaseMs: 1 });
