@@ -49,19 +49,54 @@ end
 if W.state == 'running' or W.state == 'succeeded' then return { CODE.REFUSED, W.state } end
 -- A cancel left half done ends here first: replay goes over every node anyway.
 if rcall('HEXISTS', K.wf, 'cz') == 1 then cancelNodes(-1) end
-loadAllNodes()
+-- The records are read as texts and decoded only where a node is replayed or its state cannot be read from its
+-- text (lib.lua allNodeTexts): a replay of five failed headers of a 100,000-node chord decodes a handful.
+local TEXTS = allNodeTexts()
+local function nodeOf(id)
+  local rec = NODES[id]
+  if rec then return rec end
+  local text = TEXTS[id]
+  if not text then return nil end
+  rec = decodeRecord(text)
+  remember(id, rec)
+  return rec
+end
+-- States read from texts, each once (a chord body's 100,000 dependencies are looked at twice).
+local READ = {}
+local function stateOf(id)
+  local rec = NODES[id]
+  if rec then return rec.s end
+  local state = READ[id]
+  if state then return state end
+  local text = TEXTS[id]
+  if not text then return nil end
+  state = stateIn(text) or nodeOf(id).s
+  READ[id] = state
+  return state
+end
+-- Whether a node succeeded and kept its result (one that dropped it, ignoreResult, runs again for its dependents).
+local function keptResult(id)
+  local rec = NODES[id]
+  if not rec then
+    local text = TEXTS[id]
+    if not text or stateOf(id) ~= 'succeeded' then return false end
+    if not mayHide(text) then return true end
+    rec = nodeOf(id)
+  end
+  return rec.s == 'succeeded' and not (rec.h and rcall('HEXISTS', K.res, id) == 0)
+end
 local order = rcall('LRANGE', K.order, 0, -1)
 local chosen = {}
 if ARGV[6] == '1' then
   local unknown = { CODE.UNKNOWN_NODES }
   for i = 7, #ARGV do
-    if NODES[ARGV[i]] then chosen[#chosen + 1] = ARGV[i] else unknown[#unknown + 1] = ARGV[i] end
+    if stateOf(ARGV[i]) then chosen[#chosen + 1] = ARGV[i] else unknown[#unknown + 1] = ARGV[i] end
   end
   if #unknown > 1 then return unknown end
 else
   for _, id in ipairs(order) do
-    local rec = NODES[id]
-    if rec.k == 'task' and (rec.s == 'failed' or rec.s == 'blocked' or rec.s == 'canceled') then chosen[#chosen + 1] = id end
+    local state = stateOf(id)
+    if (state == 'failed' or state == 'blocked' or state == 'canceled') and nodeOf(id).k == 'task' then chosen[#chosen + 1] = id end
   end
 end
 
@@ -73,7 +108,19 @@ local function hashMap(key)
 end
 local NEXT, DEPS, REPL, repls = hashMap(K.next), hashMap(K.deps), hashMap(K.repl), {}
 for id, text in pairs(REPL) do repls[id] = cjson.decode(text) end
-local function decoded(map, id) return map[id] and cjson.decode(map[id]) or {} end
+-- A node's list from one of those maps, decoded once (a chord body's dependencies are read twice).
+local function listsOf(map)
+  local lists = {}
+  return function(id)
+    local list = lists[id]
+    if not list then
+      list = map[id] and cjson.decode(map[id]) or {}
+      lists[id] = list
+    end
+    return list
+  end
+end
+local nextOf, depsOf = listsOf(NEXT), listsOf(DEPS)
 
 -- The replay set: the chosen nodes, ignoreResult dependencies whose result was dropped, everything downstream.
 local set, work = {}, chosen
@@ -81,18 +128,17 @@ while #work > 0 do
   local id = table.remove(work)
   if not set[id] then
     set[id] = true
-    local rec = NODES[id]
-    if rec and rec.d then work[#work + 1] = rec.d else for _, d in ipairs(decoded(NEXT, id)) do work[#work + 1] = d end end
+    local rec = nodeOf(id)
+    if rec and rec.d then work[#work + 1] = rec.d else for _, d in ipairs(nextOf(id)) do work[#work + 1] = d end end
     -- What it waits for runs again unless it succeeded and kept its result (a replaced node waits for its fragment).
-    for _, dep in ipairs(repls[id] and repls[id].d or decoded(DEPS, id)) do
-      local d = NODES[dep]
-      if d and (d.s ~= 'succeeded' or (d.h and rcall('HEXISTS', K.res, dep) == 0)) then work[#work + 1] = dep end
+    for _, dep in ipairs(repls[id] and repls[id].d or depsOf(id)) do
+      if stateOf(dep) and not keptResult(dep) then work[#work + 1] = dep end
     end
   end
 end
 
 local nodes, rearmed = {}, {}
-for _, id in ipairs(order) do if set[id] and NODES[id].k == 'task' then nodes[#nodes + 1] = id end end
+for _, id in ipairs(order) do if set[id] and nodeOf(id).k == 'task' then nodes[#nodes + 1] = id end end
 for _, id in ipairs(nodes) do
   local rec = NODES[id]
   move(id, rec, repls[id] and 'REPLAY_WAIT' or 'REPLAY')
@@ -118,10 +164,10 @@ rcall('HDEL', K.wf, 'settledAt', 'result')
 if request ~= '' then put('HSET', K.wf, 'rq', request, 'rqn', #nodes > 0 and cjson.encode(nodes) or '[]') end
 for _, id in ipairs(nodes) do
   local rec = NODES[id]
-  local waitsFor = repls[id] and repls[id].d or decoded(DEPS, id)
+  local waitsFor = repls[id] and repls[id].d or depsOf(id)
   local remaining = 0
   for _, d in ipairs(waitsFor) do
-    if not (getNode(d) and NODES[d].s == 'succeeded') then remaining = remaining + 1 end
+    if stateOf(d) ~= 'succeeded' then remaining = remaining + 1 end
   end
   rec.r = remaining
 end
