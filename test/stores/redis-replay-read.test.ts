@@ -4,7 +4,8 @@
  * built to look like the bytes the read keys on (a task named "s", names holding "¡", "©", "Ã" and state names),
  * random outcomes (succeeded, succeeded with the result dropped, failed) in random order and a default or a
  * chosen-nodes replay, and checks the Redis store against the memory store: the same replay answer, then the
- * same snapshot once every node left runs to the end.
+ * same snapshot once every node left runs to the end. A second property does the same with random canvases
+ * (nesting, errbacks, queues) through several rounds of failures and replays.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -12,9 +13,11 @@ import { describe, test } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { chord, sig } from '../../src/canvas/builders.js';
+import type { AnyCanvas } from '../../src/canvas/values.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import type { Store } from '../../src/stores/store.js';
 import { readyIds, Run } from '../contracts/store/harness.js';
+import { canvasArb } from '../support/canvas-arb.js';
 import { FileRedis } from '../support/file-redis.js';
 import { requireRedis } from '../support/services.js';
 
@@ -72,6 +75,57 @@ async function play(store: Store, c: Case): Promise<{ replay: unknown; final: un
   return { replay, final: { state: snap.state, result: snap.result, nodes: snap.nodes.map((n) => [n.id, n.state, n.attempts, n.result ?? null]) } };
 }
 
+/** A random canvas, the outcomes its nodes draw in turn, and the nodes a replay names (indexes into the graph). */
+interface Rounds {
+  canvas: AnyCanvas;
+  tape: Outcome[];
+  chosen: Array<number[] | undefined>;
+}
+
+const roundsArb: fc.Arbitrary<Rounds> = fc.record({
+  canvas: canvasArb({ maxDepth: 3 }),
+  tape: fc.array(fc.constantFrom<Outcome>('ok', 'dropped', 'fail'), { minLength: 1, maxLength: 60 }),
+  chosen: fc.array(fc.option(fc.uniqueArray(fc.nat(40), { minLength: 1, maxLength: 4 }), { nil: undefined }), { minLength: 1, maxLength: 3 }),
+});
+
+/**
+ * Runs a random canvas on one store: every queued node takes the next outcome of the tape (all succeed once it
+ * is used up), the workflow settles, is replayed (by default or on chosen nodes), and so on; returns what each
+ * replay answered and each settled snapshot.
+ */
+async function rounds(store: Store, r: Rounds): Promise<unknown[]> {
+  const run = new Run(store, `rc${randomUUID().slice(0, 12)}`);
+  await run.create(r.canvas);
+  let next = 0;
+  const seen: unknown[] = [];
+  const drive = async (): Promise<void> => {
+    for (let steps = 0; steps < 100; steps++) {
+      const snap = await run.snapshot();
+      if (snap.state !== 'running') {
+        seen.push({ state: snap.state, result: snap.result ?? null, nodes: snap.nodes.map((n) => [n.id, n.state, n.attempts, n.result ?? null]) });
+        return;
+      }
+      const queued = snap.nodes.filter((n) => n.state === 'queued');
+      if (queued.length === 0) throw new Error(`running with nothing queued: ${JSON.stringify(snap.nodes.map((n) => [n.id, n.state]))}`);
+      for (const node of queued) {
+        const { token } = await run.claim(node.id);
+        const outcome = r.tape[next++] ?? 'ok';
+        if (outcome === 'fail') await run.fail(node.id, token);
+        else await run.complete(node.id, token, node.id, outcome === 'dropped');
+      }
+    }
+    throw new Error('not settled after 100 steps');
+  };
+  await drive();
+  for (const chosen of r.chosen) {
+    const ids = (await run.snapshot()).nodes.map((n) => n.id);
+    const res = await run.replay(chosen && ids.length > 0 ? [...new Set(chosen.map((i) => ids[i % ids.length]!))] : undefined);
+    seen.push(res.status === 'ok' ? { status: res.status, nodes: res.nodes, ready: readyIds(res), settled: res.settled ?? null } : res);
+    if (res.status === 'ok') await drive();
+  }
+  return seen;
+}
+
 describe('redis store: replay reads states from record texts', { skip: redis.skip }, () => {
   test('reads a state whatever the key order of a MessagePack record, and from a JSON one', async () => {
     const { store, raw } = await files.open('rk');
@@ -105,6 +159,19 @@ describe('redis store: replay reads states from record texts', { skip: redis.ski
         assert.deepEqual(onRedis, inMemory);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  test('property: random canvases through failures and replays (default and chosen, again and again) end as on the memory store', async () => {
+    const { store } = await files.open('rc');
+    const memory = new MemoryStore();
+    files.closeLater(() => memory.close());
+    await fc.assert(
+      fc.asyncProperty(roundsArb, async (r) => {
+        const [onRedis, inMemory] = [await rounds(store, r), await rounds(memory, r)];
+        assert.deepEqual(onRedis, inMemory);
+      }),
+      { numRuns: 120 },
     );
   });
 });
