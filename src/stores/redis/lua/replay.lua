@@ -49,23 +49,34 @@ end
 if W.state == 'running' or W.state == 'succeeded' then return { CODE.REFUSED, W.state } end
 -- A cancel left half done ends here first: replay goes over every node anyway.
 if rcall('HEXISTS', K.wf, 'cz') == 1 then cancelNodes(-1) end
--- The records are read as texts and decoded only where a node is replayed or its state cannot be read from its
--- text (lib.lua allNodeTexts): a replay of five failed headers of a 100,000-node chord decodes a handful.
-local TEXTS = allNodeTexts()
+-- How the replay learns the nodes' states, one of two ways; either decodes only the records of the nodes it
+-- re-opens (and of those whose state it cannot tell otherwise).
+-- A workflow that failed in its first run (run 0: never replayed, so never canceled either, as a cancel settles
+-- it canceled and only a replay reopens it), replayed by default, re-runs its failed task nodes (each has its
+-- error in `err`: advance.lua failHard), everything downstream of them (failHard blocks nothing else) and the
+-- dependencies of those whose result is gone (dropped at settle: ignoreResult). Every other node succeeded and
+-- kept its result, so such a replay reads no other record: whether a dependency has a result says all it needs.
+-- Re-running five failed headers of a 100,000-node chord then reads five records and the body's dependency
+-- list. Any other replay reads every record's state from its stored text (lib.lua allNodeTexts).
+local firstFailure = ARGV[6] == '0' and W.state == 'failed' and W.run == 0
+local TEXTS = firstFailure and {} or allNodeTexts()
 local function nodeOf(id)
   local rec = NODES[id]
   if rec then return rec end
+  if firstFailure then return getNode(id) end
   local text = TEXTS[id]
   if not text then return nil end
   rec = decodeRecord(text)
   remember(id, rec)
   return rec
 end
--- States read from texts, each once (a chord body's 100,000 dependencies are looked at twice).
+-- States read from texts, each once (a chord body's 100,000 dependencies are looked at twice). A node not
+-- decoded in a first failure's replay succeeded (above).
 local READ = {}
 local function stateOf(id)
   local rec = NODES[id]
   if rec then return rec.s end
+  if firstFailure then return 'succeeded' end
   local state = READ[id]
   if state then return state end
   local text = TEXTS[id]
@@ -78,6 +89,7 @@ end
 local function keptResult(id)
   local rec = NODES[id]
   if not rec then
+    if firstFailure then return rcall('HEXISTS', K.res, id) == 1 end
     local text = TEXTS[id]
     if not text or stateOf(id) ~= 'succeeded' then return false end
     if not mayHide(text) then return true end
@@ -93,6 +105,11 @@ if ARGV[6] == '1' then
     if stateOf(ARGV[i]) then chosen[#chosen + 1] = ARGV[i] else unknown[#unknown + 1] = ARGV[i] end
   end
   if #unknown > 1 then return unknown end
+elseif firstFailure then
+  for _, id in ipairs(rcall('HKEYS', K.err)) do
+    local rec = nodeOf(id)
+    if rec and rec.s == 'failed' and rec.k == 'task' then chosen[#chosen + 1] = id end
+  end
 else
   for _, id in ipairs(order) do
     local state = stateOf(id)
