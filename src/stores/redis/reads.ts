@@ -1,6 +1,7 @@
 /**
  * Read-only views of a workflow stored in Redis (src/runtime/step/view.ts): the snapshot, the cheap settled
- * outcome and the test-mode history. Each reads its keys in one MULTI, so it sees one consistent state.
+ * outcome and the test-mode history. Each reads its keys in one MULTI, so it sees one consistent state; a failed
+ * outcome reads in two and checks that the workflow did not change in between (readFailures).
  */
 import type { Redis } from 'ioredis';
 import type { ErrorInfo } from '../../core/errors.js';
@@ -83,27 +84,57 @@ function nodeSnapshot(id: string, specText?: string, stored?: Buffer | StoredNod
 
 /** The workflow's state and, once settled, its result or failures; null when unknown. */
 export async function readOutcome(client: Redis, keys: KeySpace, id: string): Promise<WorkflowOutcome | null> {
-  const [state, result] = await client.hmget(keys.key(id, 'wf'), 'state', 'result');
-  if (!state) return null;
-  const outcome: WorkflowOutcome = { state: state as WorkflowState, failures: [] };
-  if (result) outcome.result = parseJson(result);
-  if (state !== 'failed') return outcome;
-  const [order, nodes, errs, replaced] = execResults(await client.multi()
+  for (let tries = 1; ; tries++) {
+    const [state, result, run] = await client.hmget(keys.key(id, 'wf'), 'state', 'result', 'run');
+    if (!state) return null;
+    const outcome: WorkflowOutcome = { state: state as WorkflowState, failures: [] };
+    if (result) outcome.result = parseJson(result);
+    if (state !== 'failed') return outcome;
+    const failures = await readFailures(client, keys, id, run ?? null);
+    // Undefined: the workflow was replayed between the reads; read it again (a replay can settle again at once).
+    if (failures !== undefined || tries === MAX_OUTCOME_READS) {
+      outcome.failures = failures ?? [];
+      return outcome;
+    }
+  }
+}
+
+/** Reads of an outcome before one whose workflow keeps changing under it is returned as it was read. */
+const MAX_OUTCOME_READS = 3;
+
+/**
+ * The failures of a failed workflow in creation order: its task nodes that failed and have an error, less replaced
+ * ones (a replaced node fails with its fragment's error: the fragment node is the failure to report). Only the
+ * records of nodes with an error are read, not every record: a failed 100,000-node chord with five failures
+ * reads five. The ids and the records come in two reads, each with the workflow's state and run; undefined when
+ * either differs from `run` or the workflow is no longer failed (a replay came in between).
+ */
+async function readFailures(client: Redis, keys: KeySpace, id: string, run: string | null): Promise<WorkflowOutcome['failures'] | undefined> {
+  const wf = keys.key(id, 'wf');
+  const [first, order, errs, replaced] = execResults(await client.multi()
+    .hmget(wf, 'state', 'run')
     .lrange(keys.key(id, 'order'), 0, -1)
-    .hgetallBuffer(keys.key(id, 'node'))
     .hgetall(keys.key(id, 'err'))
     .hkeys(keys.key(id, 'repl'))
-    .exec()) as [string[], Record<string, Buffer>, Record<string, string>, string[]];
-  // A replaced node fails with its fragment's error: the fragment node is the failure to report.
+    .exec()) as [Array<string | null>, string[], Record<string, string>, string[]];
+  const unchanged = (seen: Array<string | null>): boolean => seen[0] === 'failed' && seen[1] === run;
+  if (!unchanged(first)) return undefined;
   const skip = new Set(replaced);
-  for (const nodeId of order) {
-    const stored = nodes[nodeId];
-    const error = errs[nodeId];
-    if (stored === undefined || error === undefined || skip.has(nodeId)) continue;
+  const ids = order.filter((nodeId) => errs[nodeId] !== undefined && !skip.has(nodeId));
+  if (ids.length === 0) return [];
+  const [second, records] = execResults(await client.multi()
+    .hmget(wf, 'state', 'run')
+    .hmgetBuffer(keys.key(id, 'node'), ...ids)
+    .exec()) as [Array<string | null>, Array<Buffer | null>];
+  if (!unchanged(second)) return undefined;
+  const failures: WorkflowOutcome['failures'] = [];
+  ids.forEach((nodeId, i) => {
+    const stored = records[i];
+    if (!stored) return;
     const rec = decodeNodeRecord(stored);
-    if (rec.k === 'task' && rec.s === 'failed') outcome.failures.push({ nodeId, task: rec.t, error: parseJson(error) as unknown as ErrorInfo });
-  }
-  return outcome;
+    if (rec.k === 'task' && rec.s === 'failed') failures.push({ nodeId, task: rec.t, error: parseJson(errs[nodeId]!) as unknown as ErrorInfo });
+  });
+  return failures;
 }
 
 /** The applied transitions of a workflow (history mode). */
