@@ -25,6 +25,14 @@ function assertOneLine(run: CliRun, code: number, pattern: RegExp): void {
 }
 
 describe('braid errors without a server', () => {
+  test('a command exits once it has printed, whatever timer a library left running', async () => {
+    const preload = join(process.cwd(), FIXTURES, 'lingering-timer.cjs');
+    const run = await runCli(['--version'], { NODE_OPTIONS: `--require ${preload}` });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.equal(run.stderr, '', 'no "still open" notice after a grace period: it exits at once');
+  });
+
   test('status with no store configured says how to give one', async () => {
     assertOneLine(await runCli(['status', 'wf-1']), EXIT.usage, /^braid: no store to connect to: pass --store .* or set BRAID_STORE_URL/m);
   });
