@@ -306,9 +306,10 @@ local NODE_STATES = { pending = true, queued = true, running = true, retrying = 
 -- The state a stored record holds, read from its text without decoding it; nil when it cannot tell (the caller
 -- decodes then). JSON records (as create and replace write them: encode.ts initialRecord, writeNodeRows) start
 -- with the state. In MessagePack the state is the string after the one-byte string "s" (0xa1 0x73) whose own
--- header is a fixstr (0xa0-0xbf). Those three bytes cannot come from inside a string value, which is valid
--- UTF-8 (0xa0-0xbf is a continuation byte, which never follows an ASCII byte); a value that is the string "s"
--- (a task named "s") is followed by a key, never a state name; so the first match naming a state is it.
+-- header is a fixstr (0xa0-0xbf). Those three bytes never lie wholly inside a string value, which is valid UTF-8
+-- (0xa0-0xbf is a continuation byte, which never follows an ASCII byte): a match that starts inside one starts at
+-- its end (the value "s", a task named "s", or a value ending in "¡s"), and what follows it is the next key,
+-- never a state name. So the first match that names a state is the state.
 local function stateIn(text)
   if string.byte(text, 1) == 123 then return string.match(text, '^{"s":"(%a+)"') end
   local from = 1
