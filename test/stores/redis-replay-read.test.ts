@@ -5,14 +5,16 @@
  * random outcomes (succeeded, succeeded with the result dropped, failed) in random order and a default or a
  * chosen-nodes replay, and checks the Redis store against the memory store: the same replay answer, then the
  * same snapshot once every node left runs to the end. A second property does the same with random canvases
- * (nesting, errbacks, queues) through several rounds of failures and replays.
+ * (nesting, errbacks, queues) through several rounds of failures, cancels and replays: a replay of a failed
+ * workflow with no canceled task node reads only what it re-opens, any other every record's state
+ * (lua/replay.lua `onlyFailed`).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
-import { chord, sig } from '../../src/canvas/builders.js';
+import { chord, group, sig } from '../../src/canvas/builders.js';
 import type { AnyCanvas } from '../../src/canvas/values.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import type { Store } from '../../src/stores/store.js';
@@ -75,16 +77,19 @@ async function play(store: Store, c: Case): Promise<{ replay: unknown; final: un
   return { replay, final: { state: snap.state, result: snap.result, nodes: snap.nodes.map((n) => [n.id, n.state, n.attempts, n.result ?? null]) } };
 }
 
-/** A random canvas, the outcomes its nodes draw in turn, and the nodes a replay names (indexes into the graph). */
+/**
+ * A random canvas, the outcomes its nodes draw in turn (`cancel`: the workflow is canceled while that node
+ * runs), and the nodes a replay names (indexes into the graph).
+ */
 interface Rounds {
   canvas: AnyCanvas;
-  tape: Outcome[];
+  tape: Array<Outcome | 'cancel'>;
   chosen: Array<number[] | undefined>;
 }
 
 const roundsArb: fc.Arbitrary<Rounds> = fc.record({
   canvas: canvasArb({ maxDepth: 3 }),
-  tape: fc.array(fc.constantFrom<Outcome>('ok', 'dropped', 'fail'), { minLength: 1, maxLength: 60 }),
+  tape: fc.array(fc.constantFrom<Outcome | 'cancel'>('ok', 'ok', 'dropped', 'fail', 'fail', 'cancel'), { minLength: 1, maxLength: 60 }),
   chosen: fc.array(fc.option(fc.uniqueArray(fc.nat(40), { minLength: 1, maxLength: 4 }), { nil: undefined }), { minLength: 1, maxLength: 3 }),
 });
 
@@ -110,6 +115,10 @@ async function rounds(store: Store, r: Rounds): Promise<unknown[]> {
       for (const node of queued) {
         const { token } = await run.claim(node.id);
         const outcome = r.tape[next++] ?? 'ok';
+        if (outcome === 'cancel') {
+          await store.cancel(run.id);
+          break;
+        }
         if (outcome === 'fail') await run.fail(node.id, token);
         else await run.complete(node.id, token, node.id, outcome === 'dropped');
       }
@@ -149,6 +158,23 @@ describe('redis store: replay reads states from record texts', { skip: redis.ski
     assert.deepEqual(replayed.status === 'ok' && replayed.nodes, ['n0', 'n3'], 'only the failed header and the body');
   });
 
+  test('canceled task nodes left by a replay of chosen nodes run again in the next replay, after the workflow failed', async () => {
+    const { store } = await files.open('rx');
+    for (const onStore of [store, new MemoryStore()]) {
+      const run = new Run(onStore);
+      await run.create(group(sig('a', [0]), sig('a', [1]), sig('a', [2])));
+      await run.claim('n0');
+      await onStore.cancel(run.id);
+      const first = await run.replay(['n0']);
+      assert.deepEqual(first.status === 'ok' && first.nodes, ['n0']);
+      await run.runFail('n0');
+      assert.deepEqual(await run.states(), { n0: 'failed', n1: 'canceled', n2: 'canceled' });
+      const second = await run.replay();
+      assert.deepEqual(second.status === 'ok' && second.nodes, ['n0', 'n1', 'n2'], `on ${onStore.constructor.name}`);
+      await onStore.close?.();
+    }
+  });
+
   test('property: replay answers and ends as the memory store does, whatever the task names', async () => {
     const { store } = await files.open('rr');
     const memory = new MemoryStore();
@@ -162,7 +188,7 @@ describe('redis store: replay reads states from record texts', { skip: redis.ski
     );
   });
 
-  test('property: random canvases through failures and replays (default and chosen, again and again) end as on the memory store', async () => {
+  test('property: random canvases through failures, cancels and replays (default and chosen, again and again) end as on the memory store', async () => {
     const { store } = await files.open('rc');
     const memory = new MemoryStore();
     files.closeLater(() => memory.close());

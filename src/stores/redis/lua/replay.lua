@@ -51,19 +51,22 @@ if W.state == 'running' or W.state == 'succeeded' then return { CODE.REFUSED, W.
 if rcall('HEXISTS', K.wf, 'cz') == 1 then cancelNodes(-1) end
 -- How the replay learns the nodes' states, one of two ways; either decodes only the records of the nodes it
 -- re-opens (and of those whose state it cannot tell otherwise).
--- A workflow that failed in its first run (run 0: never replayed, so never canceled either, as a cancel settles
--- it canceled and only a replay reopens it), replayed by default, re-runs its failed task nodes (each has its
--- error in `err`: advance.lua failHard), everything downstream of them (failHard blocks nothing else) and the
--- dependencies of those whose result is gone (dropped at settle: ignoreResult). Every other node succeeded and
--- kept its result, so such a replay reads no other record: whether a dependency has a result says all it needs.
--- Re-running five failed headers of a 100,000-node chord then reads five records and the body's dependency
--- list. Any other replay reads every record's state from its stored text (lib.lua allNodeTexts).
-local firstFailure = ARGV[6] == '0' and W.state == 'failed' and W.run == 0
-local TEXTS = firstFailure and {} or allNodeTexts()
+-- A failed workflow without canceled task nodes holds succeeded, failed and blocked ones only. Its failed nodes
+-- are the ones in `err` (advance.lua failHard), its blocked nodes lie downstream of failed ones (failHard blocks
+-- nothing else), and a dependency of a re-opened node runs again exactly when its result is gone (failed,
+-- blocked, or dropped at settle: ignoreResult). So such a replay reads no other record: whether a dependency has
+-- a result says all it needs. Re-running five failed headers of a 100,000-node chord reads five records and the
+-- body's dependency list. Which failed workflows have no canceled task node: one never replayed (run 0: never
+-- canceled either, as a cancel settles it canceled and only a replay reopens it), and one whose last replay
+-- recorded so (`rv` 1: replayed by this library; `cx` 1: canceled task nodes were left, below). Any other replay
+-- reads every record's state from its stored text (lib.lua allNodeTexts).
+local marks = rcall('HMGET', K.wf, 'rv', 'cx')
+local onlyFailed = W.state == 'failed' and (W.run == 0 or (marks[1] == '1' and marks[2] ~= '1'))
+local TEXTS = onlyFailed and {} or allNodeTexts()
 local function nodeOf(id)
   local rec = NODES[id]
   if rec then return rec end
-  if firstFailure then return getNode(id) end
+  if onlyFailed then return getNode(id) end
   local text = TEXTS[id]
   if not text then return nil end
   rec = decodeRecord(text)
@@ -76,7 +79,7 @@ local READ = {}
 local function stateOf(id)
   local rec = NODES[id]
   if rec then return rec.s end
-  if firstFailure then return 'succeeded' end
+  if onlyFailed then return 'succeeded' end
   local state = READ[id]
   if state then return state end
   local text = TEXTS[id]
@@ -89,7 +92,7 @@ end
 local function keptResult(id)
   local rec = NODES[id]
   if not rec then
-    if firstFailure then return rcall('HEXISTS', K.res, id) == 1 end
+    if onlyFailed then return rcall('HEXISTS', K.res, id) == 1 end
     local text = TEXTS[id]
     if not text or stateOf(id) ~= 'succeeded' then return false end
     if not mayHide(text) then return true end
@@ -102,10 +105,10 @@ local chosen = {}
 if ARGV[6] == '1' then
   local unknown = { CODE.UNKNOWN_NODES }
   for i = 7, #ARGV do
-    if stateOf(ARGV[i]) then chosen[#chosen + 1] = ARGV[i] else unknown[#unknown + 1] = ARGV[i] end
+    if nodeOf(ARGV[i]) then chosen[#chosen + 1] = ARGV[i] else unknown[#unknown + 1] = ARGV[i] end
   end
   if #unknown > 1 then return unknown end
-elseif firstFailure then
+elseif onlyFailed then
   for _, id in ipairs(rcall('HKEYS', K.err)) do
     local rec = nodeOf(id)
     if rec and rec.s == 'failed' and rec.k == 'task' then chosen[#chosen + 1] = id end
@@ -177,6 +180,18 @@ end
 moveWorkflow('REPLAY')
 W.run = W.run + 1
 rcall('HDEL', K.wf, 'settledAt', 'result')
+-- Whether canceled task nodes are left (above): only a replay of chosen nodes of a canceled workflow leaves any; a
+-- default replay re-runs them all, and a workflow that had none gets none.
+local leftCanceled = false
+if not onlyFailed and ARGV[6] == '1' then
+  for _, id in ipairs(order) do
+    if not set[id] and stateOf(id) == 'canceled' and nodeOf(id).k == 'task' then
+      leftCanceled = true
+      break
+    end
+  end
+end
+put('HSET', K.wf, 'rv', '1', 'cx', leftCanceled and '1' or '0')
 -- The request that applied, so the same call again answers as this one (above).
 if request ~= '' then put('HSET', K.wf, 'rq', request, 'rqn', #nodes > 0 and cjson.encode(nodes) or '[]') end
 for _, id in ipairs(nodes) do
