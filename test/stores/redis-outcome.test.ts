@@ -34,6 +34,17 @@ describe('redis store: the outcome of a failed workflow', { skip: redis.skip }, 
     assert.deepEqual(onNodes, [['HMGET', nodeKey, 'n1', 'n3']], 'no HGETALL of every record');
   });
 
+  test('reads many failed records in chunks, in creation order', async () => {
+    const { store, raw } = await files.open('ok');
+    const run = new Run(store);
+    await run.create(chord(Array.from({ length: 7 }, (_, i) => sig('a', [i])), sig('body')));
+    for (const i of [6, 0, 3, 5, 1]) await run.runFail(`n${i}`);
+    for (const i of [2, 4]) await run.run(`n${i}`, i);
+    const outcome = await readOutcome(raw, store.keys, run.id, 2);
+    assert.deepEqual(outcome?.failures.map((f) => [f.nodeId, f.task]), [['n0', 'a'], ['n1', 'a'], ['n3', 'a'], ['n5', 'a'], ['n6', 'a']]);
+    assert.deepEqual(outcome, await store.outcome(run.id), 'the same as in one read');
+  });
+
   test('a replay between its reads makes it read again: the failures are those of one run', async () => {
     const { store } = await files.open('or');
     const run = new Run(store);

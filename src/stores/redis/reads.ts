@@ -82,15 +82,21 @@ function nodeSnapshot(id: string, specText?: string, stored?: Buffer | StoredNod
   return s;
 }
 
-/** The workflow's state and, once settled, its result or failures; null when unknown. */
-export async function readOutcome(client: Redis, keys: KeySpace, id: string): Promise<WorkflowOutcome | null> {
+/** Node records one HMGET of a failed outcome asks for. */
+const RECORDS_PER_READ = 10_000;
+
+/**
+ * The workflow's state and, once settled, its result or failures; null when unknown. `recordsPerRead`: node records
+ * one HMGET asks for (tests make it small).
+ */
+export async function readOutcome(client: Redis, keys: KeySpace, id: string, recordsPerRead = RECORDS_PER_READ): Promise<WorkflowOutcome | null> {
   for (let tries = 1; ; tries++) {
     const [state, result, run] = await client.hmget(keys.key(id, 'wf'), 'state', 'result', 'run');
     if (!state) return null;
     const outcome: WorkflowOutcome = { state: state as WorkflowState, failures: [] };
     if (result) outcome.result = parseJson(result);
     if (state !== 'failed') return outcome;
-    const failures = await readFailures(client, keys, id, run ?? null);
+    const failures = await readFailures(client, keys, id, run ?? null, recordsPerRead);
     // Undefined: the workflow was replayed between the reads; read it again (a replay can settle again at once).
     if (failures !== undefined || tries === MAX_OUTCOME_READS) {
       outcome.failures = failures ?? [];
@@ -109,7 +115,9 @@ const MAX_OUTCOME_READS = 3;
  * reads five. The ids and the records come in two reads, each with the workflow's state and run; undefined when
  * either differs from `run` or the workflow is no longer failed (a replay came in between).
  */
-async function readFailures(client: Redis, keys: KeySpace, id: string, run: string | null): Promise<WorkflowOutcome['failures'] | undefined> {
+async function readFailures(
+  client: Redis, keys: KeySpace, id: string, run: string | null, recordsPerRead: number,
+): Promise<WorkflowOutcome['failures'] | undefined> {
   const wf = keys.key(id, 'wf');
   const [first, order, errs, replaced] = execResults(await client.multi()
     .hmget(wf, 'state', 'run')
@@ -122,11 +130,12 @@ async function readFailures(client: Redis, keys: KeySpace, id: string, run: stri
   const skip = new Set(replaced);
   const ids = order.filter((nodeId) => errs[nodeId] !== undefined && !skip.has(nodeId));
   if (ids.length === 0) return [];
-  const [second, records] = execResults(await client.multi()
-    .hmget(wf, 'state', 'run')
-    .hmgetBuffer(keys.key(id, 'node'), ...ids)
-    .exec()) as [Array<string | null>, Array<Buffer | null>];
+  // In chunks: one spread of 120,000 ids or more would overflow the stack.
+  const multi = client.multi().hmget(wf, 'state', 'run');
+  for (let at = 0; at < ids.length; at += recordsPerRead) multi.hmgetBuffer(keys.key(id, 'node'), ...ids.slice(at, at + recordsPerRead));
+  const [second, ...chunks] = execResults(await multi.exec()) as [Array<string | null>, ...Array<Array<Buffer | null>>];
   if (!unchanged(second)) return undefined;
+  const records = chunks.flat();
   const failures: WorkflowOutcome['failures'] = [];
   ids.forEach((nodeId, i) => {
     const stored = records[i];
