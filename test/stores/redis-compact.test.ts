@@ -14,19 +14,19 @@ import type { WorkflowSnapshot } from '../../src/core/snapshot.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { boom, listen, Run, sweepUntil } from '../contracts/store/harness.js';
 import { requireRedis } from '../support/services.js';
-import { BatchEnv, client } from './redis-batch-support.js';
+import { BatchEnv, client, fcalls } from './redis-batch-support.js';
 
 const redis = await requireRedis();
 const env = new BatchEnv();
 after(() => env.stop());
 
 /** A store on the file's server (history as asked), and a plain client; both closed when `t` ends. */
-async function open(t: TestContext, history = false, prefix = `c${randomUUID().slice(0, 8)}`): Promise<{ store: RedisStore; raw: Redis }> {
+async function open(t: TestContext, history = false, prefix = `c${randomUUID().slice(0, 8)}`): Promise<{ store: RedisStore; raw: Redis; url: string }> {
   const { url } = await env.open(t);
   const store = new RedisStore({ url, prefix, history, retentionMs: 600_000 });
   t.after(() => store.close());
   await store.connect();
-  return { store, raw: client(t, url) };
+  return { store, raw: client(t, url), url };
 }
 
 /** The names (suffixes) of the keys a workflow holds. */
@@ -203,6 +203,32 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     assert.equal((await other.complete('n0', c.token, 1)).settled, 'succeeded');
     assert.deepEqual(await keysOf(raw, plain, run), ['hist', 'wf']);
     for (const name of ['wf', 'hist'] as const) assert.ok((await raw.pttl(plain.keys.key(run.id, name))) > 0, name);
+  });
+
+  test('history written on compact workflows expires with them when a store without history completes them', async (t) => {
+    const prefix = `c${randomUUID().slice(0, 8)}`;
+    const { store: plain, raw, url } = await open(t, false, prefix);
+    const { store: recording } = await open(t, true, prefix);
+    // Two ids minted in one tick share a slot, so their completions below go as one complete_many call (a
+    // single entry goes as complete).
+    const runs = [recording.mintWorkflowId(), recording.mintWorkflowId()].map((id) => new Run(recording, id));
+    await Promise.all(runs.map((run) => run.create(sig('one', [1]))));
+    const claims = await Promise.all(runs.map((run) => run.claim('n0')));
+    // A workflow of the general layout in between, so the library holds another workflow's key names when the
+    // completions come (a `hist` key name taken from those would be the wrong one).
+    const between = new Run(plain);
+    await between.create(chain(sig('one', [1]), sig('two')));
+    await between.claim('n0');
+    const seen = await fcalls(t, url, async () => {
+      const done = await Promise.all(runs.map((run, i) => new Run(plain, run.id).complete('n0', claims[i]!.token, i)));
+      assert.deepEqual(done.map((d) => d.settled), ['succeeded', 'succeeded']);
+    });
+    assert.equal(seen.get('complete_many'), 1);
+    for (const run of runs) {
+      assert.deepEqual(await keysOf(raw, plain, run), ['hist', 'wf']);
+      for (const name of ['wf', 'hist'] as const) assert.ok((await raw.pttl(plain.keys.key(run.id, name))) > 0, name);
+      assert.deepEqual((await recording.history(run.id)).map((h) => h.to), ['queued', 'running'], 'a store without history records none');
+    }
   });
 
   test('only one-node workflows whose result is the node take the compact layout', async (t) => {

@@ -22,8 +22,12 @@ const CREATING = ['HSET', 'HSETNX', 'HMSET', 'HINCRBY', 'SADD', 'RPUSH', 'LPUSH'
 
 describe('redis store Lua: key-creating commands', () => {
   test('go through put() (the key mask records them), never rcall or redis.call', () => {
+    // The one exception: setWf (lib.lua) writes the `wf` hash, which every mask holds.
+    const setWf = /\nlocal function setWf\(key, \.\.\.\)\n  return redis\.call\('HSET', key, \.\.\.\)\nend\n/;
     for (const file of readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua') && f !== 'unindex.lua')) {
-      const text = readFileSync(new URL(file, LUA_DIR), 'utf8');
+      const source = readFileSync(new URL(file, LUA_DIR), 'utf8');
+      if (file === 'lib.lua') assert.match(source, setWf);
+      const text = source.replace(setWf, '\n');
       for (const cmd of CREATING) {
         assert.doesNotMatch(text, new RegExp(`(rcall|redis\\.call)\\('${cmd}'`), `${file}: ${cmd} outside put()`);
       }

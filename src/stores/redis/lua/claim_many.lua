@@ -25,4 +25,4 @@ return batch(KEYS, ARGV, 5, function(argv, from, to)
   end
   if changed then finish() end
   return replies
-end)
+end, quickClaim)

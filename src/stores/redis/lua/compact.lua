@@ -32,9 +32,12 @@ local function settledEvent(state, result)
   return event .. '}'
 end
 
--- Checks a machine move the compact code makes without move(): a refused one is a bug, as in move().
-local function allowed(machine, from, event, to, what)
-  if not (machine[from] and machine[from][event] == to) then error('braid: illegal transition|' .. what .. '|' .. from .. '|' .. event) end
+-- Checks a machine move the compact code makes without move(): a refused one is a bug, as in move(). The
+-- error names `what` .. `more` (joined only then).
+local function allowed(machine, from, event, to, what, more)
+  if not (machine[from] and machine[from][event] == to) then
+    error('braid: illegal transition|' .. what .. (more or '') .. '|' .. from .. '|' .. event)
+  end
 end
 
 -- The task name in an initial record's JSON text (encode.ts initialRecord writes `{"s":"pending","t":"<name>"`
@@ -58,11 +61,11 @@ local function compactRecipe(id)
 end
 
 -- create.lua's compact case: the one root node of a workflow without errbacks whose result is the node's,
--- queued at NOW, due at `due`.
-local function createCompact(id, specText, recText, due)
+-- queued at NOW, due at `due`, in the `wf` hash `key` (written straight through: nothing is left for flush()).
+local function createCompact(key, id, specText, recText, due)
   allowed(NODE_T, 'pending', 'DEPS_MET', 'queued', id)
   local km = compactHistory(BIT.wf, id, 'pending', 'queued', 1) or BIT.wf
-  put('HSET', K.wf, 'state', 'running', 'createdAt', num(NOW), 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
+  setWf(key, 'state', 'running', 'createdAt', num(NOW), 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
     'km', km, '_id', id, '_spec', specText, '_rec', recText, '_t', recordTask(recText), '_s', 'queued', '_a', 1,
     '_q', num(NOW), '_nb', num(due))
 end
@@ -97,42 +100,90 @@ local function inflate()
   return true
 end
 
--- The compact half of claimOne (advance.lua): W holds the workflow and its flat node with its spec
--- (loadWf(true), W.c; a claim never finds W loaded otherwise: a compact entry sets W to nil after it).
-local function claimCompact(id, attempt, task, token, leaseMs)
-  local c = W.c
-  if id ~= c.id then return { CODE.ORPHAN } end
-  if c.t ~= task then return { CODE.FORGED } end
-  local already = c.s == 'running' and c.tk == token and c.a == attempt
+-- The compact half of claimOne (advance.lua): `v` holds the fields of `wf` hash `key` as loadWf(true) reads
+-- them (lib.lua WF_FIELDS: 1 state, 6 km, then the flat node: 7 id, 8 task, 9 state, 10 attempt, 11 token,
+-- 12 not before, 13 starts, 14 spec). Written straight through; a claim leaves W unloaded (the next entry of a
+-- batch reads the workflow again).
+local function claimCompact(key, v, id, attempt, task, token, leaseMs)
+  if id ~= v[7] then return { CODE.ORPHAN } end
+  if v[8] ~= task then return { CODE.FORGED } end
+  local s, a = v[9], tonumber(v[10])
+  local already = s == 'running' and v[11] == token and a == attempt
   if not already then
-    if W.state ~= 'running' or c.a ~= attempt or (c.s ~= 'queued' and c.s ~= 'retrying') then return { CODE.STALE } end
-    if c.nb and NOW < c.nb then return { CODE.EARLY, num(c.nb - NOW) } end
-    allowed(NODE_T, c.s, 'CLAIM', 'running', id)
-    local km = compactHistory(W.km, id, c.s, 'running', c.a, token)
-    put('HSET', K.wf, '_s', 'running', '_tk', token, '_lu', num(NOW + tonumber(leaseMs)), '_n', c.n + 1, '_sa', num(NOW),
-      'km', km or W.km)
+    if v[1] ~= 'running' or a ~= attempt or (s ~= 'queued' and s ~= 'retrying') then return { CODE.STALE } end
+    local nb = tonumber(v[12])
+    if nb and NOW < nb then return { CODE.EARLY, num(nb - NOW) } end
+    allowed(NODE_T, s, 'CLAIM', 'running', id)
+    local km = compactHistory(tonumber(v[6]) or ALL_KEYS_MASK, id, s, 'running', a, token)
+    local starts = num((tonumber(v[13]) or 0) + 1)
+    if km then
+      setWf(key, '_s', 'running', '_tk', token, '_lu', num(NOW + tonumber(leaseMs)), '_n', starts, '_sa', num(NOW), 'km', km)
+    else
+      setWf(key, '_s', 'running', '_tk', token, '_lu', num(NOW + tonumber(leaseMs)), '_n', starts, '_sa', num(NOW))
+    end
   end
-  W, WMASK = nil, 0 -- written straight through, km included: the next entry of a batch reads the workflow again
-  return { CODE.CLAIMED, already and 1 or 0, c.spec, 0, '', c.a, 0, 0, 'task', 0 }
+  W, WMASK = nil, 0 -- km included: nothing is left for flush()
+  return { CODE.CLAIMED, already and 1 or 0, v[14], 0, '', a, 0, 0, 'task', 0 }
 end
 
--- The compact half of completeOne (advance.lua): the node succeeds and, being the only one, settles the
--- workflow with its result (the recipe of a one-node workflow is that node); retention and event at once.
-local function completeCompact(id, token, result, ignoreResult)
-  local c, run = W.c, W.run
-  if id ~= c.id then return { CODE.ORPHAN, '', 0, 0 } end
-  if c.tk ~= token then return { CODE.STALE, '', run, 0 } end
-  if c.s ~= 'running' then return { c.s == 'succeeded' and CODE.ALREADY or CODE.STALE, '', run, 0 } end
+-- The compact half of completeOne (advance.lua), `v` as for claimCompact (without the spec): the node succeeds
+-- and, being the only one, settles the workflow with its result (the recipe of a one-node workflow is that
+-- node); retention and event at once. Written straight through; a completion leaves W unloaded.
+local function completeCompact(key, v, id, token, result, ignoreResult)
+  local run = tonumber(v[5])
+  if id ~= v[7] then return { CODE.ORPHAN, '', 0, 0 } end
+  if v[11] ~= token then return { CODE.STALE, '', run, 0 } end
+  local s = v[9]
+  if s ~= 'running' then return { s == 'succeeded' and CODE.ALREADY or CODE.STALE, '', run, 0 } end
   allowed(NODE_T, 'running', 'SUCCEED', 'succeeded', id)
-  allowed(WF_T, W.state, 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ' .. WF_ID)
-  local now, km = num(NOW), compactHistory(W.km, id, 'running', 'succeeded', c.a, token) or W.km
-  put('HSET', K.wf, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now,
+  allowed(WF_T, v[1], 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ', WF_ID)
+  local km0 = tonumber(v[6]) or ALL_KEYS_MASK
+  local now, km = num(NOW), compactHistory(km0, id, 'running', 'succeeded', tonumber(v[10]), token) or km0
+  setWf(key, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now,
     'km', km, '_h', ignoreResult == '1' and '1' or '')
-  rcall('PEXPIRE', K.wf, RETENTION)
+  rcall('PEXPIRE', key, RETENTION)
   if bit.band(km, BIT.hist) ~= 0 then rcall('PEXPIRE', K.hist, RETENTION) end
   rcall('PUBLISH', CHANNEL, settledEvent('succeeded', result))
-  W, WMASK = nil, 0 -- written straight through, km included: nothing is left for flush()
+  W, WMASK = nil, 0 -- km included: nothing is left for flush()
   return { CODE.OK, 'succeeded', run, 0 }
+end
+
+--[[
+  The quick ways of the batches (lib.lua batch, outside history mode) for the case a task queue sees most: a
+  compact workflow with one entry in the batch. Each reads the `wf` hash once and applies the compact
+  transition above, without the per-call state of begin() (key names, node tables, write-back), which cost
+  more than the transition itself. Anything else answers nil and the fields read, and takes the general way.
+]]
+
+-- claim_many's: the group's one entry of 5 (claim.lua ARGV[5..9]).
+local function quickClaim(key, common, now, argv, from, n)
+  if n ~= 5 then return nil end
+  local v = readWf(key, true)
+  if not v[7] then return nil, v end
+  enter(common, now)
+  return { claimCompact(key, v, argv[from], tonumber(argv[from + 1]), argv[from + 2], argv[from + 3], argv[from + 4]) }
+end
+
+-- complete_many's: the group's one entry of 7 (complete.lua ARGV[5..11]; a compact node has no dependents to
+-- continue with). A workflow with a history list takes the general way (its key name comes from begin()).
+local function quickComplete(key, common, now, argv, from, n)
+  if n ~= 7 then return nil end
+  local v = readWf(key, false)
+  if not v[7] or bit.band(tonumber(v[6]) or ALL_KEYS_MASK, BIT.hist) ~= 0 then return nil, v end
+  enter(common, now)
+  return { completeCompact(key, v, argv[from], argv[from + 1], argv[from + 2], argv[from + 3]) }
+end
+
+-- create_many's: a fresh id's create of one root node whose result is the workflow's, no errbacks (the
+-- group's 11 arguments, create.lua ARGV[5..15], as create.lua tells the compact case).
+local function quickCreate(key, common, now, argv, from, n)
+  local id = argv[from + 4]
+  if n ~= 11 or argv[from] ~= '1' or argv[from + 2] ~= '1' or argv[from + 3] ~= '0' or argv[from + 7] ~= ''
+    or argv[from + 9] ~= '' or argv[from + 10] == '' or argv[from + 1] ~= compactRecipe(id) then return nil end
+  enter(common, now)
+  if rcall('EXISTS', key) == 1 then return { { CODE.EXISTS } } end
+  createCompact(key, id, argv[from + 5], argv[from + 6], NOW + tonumber(argv[from + 10]))
+  return { { CODE.OK, '' } }
 end
 
 -- The sweep of a compact workflow that needs none (sweep.lua): true when its node (state `s`, lease until `lu`,

@@ -28,4 +28,4 @@ return batch(KEYS, ARGV, 7, function(argv, from, to)
   end
   if changed then finish() end
   return replies
-end)
+end, quickComplete)

@@ -19,4 +19,4 @@ return batch(KEYS, ARGV, nil, function(argv, from, to)
   local args = { WF_ID, argv[1], argv[2], argv[3] }
   for i = from, to do args[#args + 1] = argv[i] end
   return { RUN.create(args) }
-end)
+end, quickCreate)

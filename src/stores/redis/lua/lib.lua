@@ -78,17 +78,10 @@ local K -- made by the first begin(): setmetatable is not reachable while the li
 
 local function clear(t) for k in pairs(t) do t[k] = nil end end
 
--- `wfKey` is the declared `{prefix:id}:wf` key, `args` ARGV[1..4] (above); `now` the store time in ms when the
--- caller read it already (a batch reads TIME once).
-local function begin(wfKey, args, now)
+-- The scalars of a call: `args` ARGV[1..4] (above), `now` the store time in ms when the caller read it already
+-- (a batch reads TIME once). Enough for the quick ways of a batch (compact.lua), which touch the `wf` key alone.
+local function enter(args, now)
   rcall = redis.call
-  if not K then K = setmetatable({}, KEY_NAMES) end
-  if rawget(K, 'wf') ~= wfKey then
-    clear(K); clear(KEYBIT)
-    BASE = string.sub(wfKey, 1, -3)
-    K.wf = wfKey
-    KEYBIT[wfKey] = BIT.wf
-  end
   WF_ID, HIST, RETENTION, CHANNEL = args[1], args[2] == '1', tonumber(args[3]), args[4]
   if not now then
     local t = rcall('TIME')
@@ -96,6 +89,19 @@ local function begin(wfKey, args, now)
   end
   NOW = now
   W = nil
+end
+
+-- Every per-call state: enter() and the key names and per-call tables. `wfKey` is the declared
+-- `{prefix:id}:wf` key.
+local function begin(wfKey, args, now)
+  enter(args, now)
+  if not K then K = setmetatable({}, KEY_NAMES) end
+  if rawget(K, 'wf') ~= wfKey then
+    clear(K); clear(KEYBIT)
+    BASE = string.sub(wfKey, 1, -3)
+    K.wf = wfKey
+    KEYBIT[wfKey] = BIT.wf
+  end
   if NODE_COUNT > 64 then
     NODES, ORIG_SET, ORIG_SCORE, DIRTY, RESULTS = {}, {}, {}, {}, {}
   else
@@ -110,8 +116,10 @@ end
 -- `begin(KEYS[1], ARGV); return RUN.<script>(ARGV)`), so a batch can run them too (create_many).
 local RUN = {}
 
-local function runGroup(wfKey, common, now, apply, argv, from, to)
+local loadWf
+local function runGroup(wfKey, common, now, apply, argv, from, to, fields)
   begin(wfKey, common, now)
+  if fields then loadWf(fields) end
   return apply(argv, from, to)
 end
 
@@ -125,15 +133,24 @@ end
   answers { CODE.ERROR, message } for each of its entries of `width` arguments (one entry when width is nil)
   and keeps what it wrote, as a single call that failed would; the other groups are unaffected. TIME is read
   once for the whole batch.
+  quick(wfKey, common, now, argv, from, n), when given and not in history mode, is tried first: the same
+  transition for the common case without the per-call state (compact.lua). It answers the group's replies, or
+  nil when the general way must apply it, with the `wf` fields it read (loadWf's, which the general way then
+  takes instead of reading them again).
 ]]
-local function batch(keys, argv, width, apply)
+local function batch(keys, argv, width, apply, quick)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local common, out, at = { '', argv[1], argv[2], argv[3] }, {}, 4
+  if argv[1] == '1' then quick = nil end
   for g = 1, #keys do
     local n = tonumber(argv[at + 1])
     common[1] = argv[at]
-    local ok, replies = pcall(runGroup, keys[g], common, now, apply, argv, at + 2, at + 1 + n)
+    local ok, replies, fields = true, nil, nil
+    if quick then ok, replies, fields = pcall(quick, keys[g], common, now, argv, at + 2, n) end
+    if ok and not replies then
+      ok, replies = pcall(runGroup, keys[g], common, now, apply, argv, at + 2, at + 1 + n, fields)
+    end
     if ok then
       for i = 1, #replies do out[#out + 1] = replies[i] end
     else
@@ -149,6 +166,12 @@ end
 local function put(cmd, key, ...)
   WMASK = bit.bor(WMASK, KEYBIT[key])
   return rcall(cmd, key, ...)
+end
+
+-- HSET on a workflow's own `wf` hash `key` (K.wf, or a batch's declared key): the one key every mask holds
+-- (BIT.wf, create sets it), so the write needs no record, and it works without begin() (compact.lua's quick ways).
+local function setWf(key, ...)
+  return redis.call('HSET', key, ...)
 end
 
 -- `mask` with the keys this call wrote added.
@@ -226,18 +249,20 @@ local function stored()
     W.state, W.open, W.failed, W.ebn, W.run, W.km, W.result, W.settledAt
 end
 
--- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) also its flat node, as
--- W.c = { id, t, s, a, tk, nb, n } and, when `withSpec` (a claim), its spec text as W.c.spec.
+-- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) W.cv keeps the fields as
+-- read, its flat node among them (and, when `withSpec` (a claim), its spec text). `fields`, when given, is
+-- that read made already in this call (a batch's quick way: lib.lua batch).
 local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec' }
-local function loadWf(withSpec)
-  local v = rcall('HMGET', K.wf, unpack(WF_FIELDS, 1, withSpec and #WF_FIELDS or #WF_FIELDS - 1))
+local WF_FIELDS_NO_SPEC = #WF_FIELDS - 1
+local function readWf(key, withSpec)
+  return redis.call('HMGET', key, unpack(WF_FIELDS, 1, withSpec and #WF_FIELDS or WF_FIELDS_NO_SPEC))
+end
+function loadWf(withSpecOrFields)
+  local v = type(withSpecOrFields) == 'table' and withSpecOrFields or readWf(K.wf, withSpecOrFields)
   if not v[1] then return nil end
   W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
     km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
-  if v[7] then
-    W.c = { id = v[7], t = v[8], s = v[9], a = tonumber(v[10]), tk = v[11] or nil, nb = tonumber(v[12]), n = tonumber(v[13]) or 0,
-      spec = v[14] or nil }
-  end
+  if v[7] then W.cv = v end
   stored()
   return W
 end
