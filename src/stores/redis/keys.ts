@@ -4,6 +4,9 @@
  * keys (`prefix:active`, `prefix:epoch`, `prefix:sweep`) are only ever written by single-key commands.
  */
 import { CanvasError } from '../../core/errors.js';
+import { isWorkflowId } from '../../runtime/ids.js';
+
+export { isWorkflowId };
 
 /** The suffixes of one workflow's keys, in key mask order (lib.lua KEY_ORDER). */
 export const WORKFLOW_KEY_SUFFIXES = [
@@ -12,13 +15,6 @@ export const WORKFLOW_KEY_SUFFIXES = [
 
 /** The name of one of a workflow's keys. */
 export type WorkflowKeyName = (typeof WORKFLOW_KEY_SUFFIXES)[number];
-
-const ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** True when `id` is a valid workflow id (API.md: 1-128 of `A-Z a-z 0-9 . _ : -`; no brace can move the tag). */
-export function isWorkflowId(id: string): boolean {
-  return ID.test(id);
-}
 
 function checkWorkflowId(id: string): string {
   if (!isWorkflowId(id)) throw new CanvasError(`invalid workflow id ${JSON.stringify(id)}`);
@@ -62,7 +58,12 @@ export class KeySpace {
    * tag, lib.lua). Throws CanvasError for an invalid id.
    */
   wf(workflowId: string): string {
-    return `${this.tag(checkWorkflowId(workflowId))}:wf`;
+    return this.wfOfChecked(checkWorkflowId(workflowId));
+  }
+
+  /** {@link KeySpace.wf} of an id its caller checked already (the batches: every entry's id is checked on the way in). */
+  wfOfChecked(workflowId: string): string {
+    return `{${this.prefix}:${workflowId}}:wf`;
   }
 
   /** One named key of a workflow. */

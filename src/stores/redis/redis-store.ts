@@ -118,7 +118,7 @@ export class RedisStore implements Store {
     await client.set(this.keys.epoch, randomUUID(), 'NX');
     const sweeper = new Sweeper(client, this.keys, scripts, this.shared);
     const batches = new SlotBatcher({
-      prefix: this.keys.prefix, shared: this.shared, wfKey: (id) => this.keys.wf(id),
+      prefix: this.keys.prefix, shared: this.shared, wfKey: (id) => this.keys.wfOfChecked(id), // every entry's id is checked before it is added
       run: (name, keys, args, link) => (link ? scripts.runOn(link, name, keys, args) : scripts.run(name, keys, args)),
       ride: (rider) => this.carrier?.ride(rider) ?? false,
       beforeSend: () => sweeper.flushIndex(),

@@ -46,7 +46,7 @@ interface Batch {
 /** How a batcher reaches the store: its key names and a script call. */
 export interface BatchTarget {
   prefix: string;
-  /** The `wf` key of a workflow (the one declared key of its scripts). */
+  /** The `wf` key of a workflow (the one declared key of its scripts); the id is checked before {@link SlotBatcher.add}. */
   wfKey(workflowId: string): string;
   /** ARGV[2..4] of every per-workflow script: history flag, retentionMs, events channel. */
   shared: readonly string[];
