@@ -231,6 +231,22 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     }
   });
 
+  test('history mode: each compact workflow records its own moves, whichever workflow a call ran before', async (t) => {
+    const { store } = await open(t, true);
+    const [a, b] = [new Run(store, store.mintWorkflowId()), new Run(store, store.mintWorkflowId())];
+    await a.create(sig('one', [1]));
+    await b.create(sig('one', [2]));
+    // One call each, alternating workflows: a call that took another workflow's key names would write there.
+    const ca = await a.claim('n0');
+    const cb = await b.claim('n0');
+    await a.complete('n0', ca.token, 1);
+    await b.complete('n0', cb.token, 2);
+    for (const run of [a, b]) {
+      assert.deepEqual((await store.history(run.id)).map((h) => [h.node, h.from, h.to]),
+        [['n0', 'pending', 'queued'], ['n0', 'queued', 'running'], ['n0', 'running', 'succeeded']]);
+    }
+  });
+
   test('only one-node workflows whose result is the node take the compact layout', async (t) => {
     const { store, raw } = await open(t);
     for (const canvas of [group(sig('one', [1])), chain(sig('one', [1]), sig('two')), sig('one', [1]).onError(sig('eb'))]) {

@@ -141,11 +141,17 @@ export interface Library {
 
 const NAME_MARK = '__BRAID_LIBRARY__';
 
+/** The scripts whose batches have a quick way (compact.lua), which their single calls take first too (lib.lua `single`). */
+const QUICK_WAYS: Partial<Record<WorkflowScript, string>> = { create: 'quickCreate', claim: 'quickClaim', complete: 'quickComplete' };
+
 function registered(script: ScriptName): string {
   const body = readLua(script).trimEnd();
   const register = (inner: string[]): string[] => [`redis.register_function('${NAME_MARK}_${script}', function(KEYS, ARGV)`, ...inner, 'end)'];
   if (script === 'unindex' || BATCH_SCRIPTS.has(script)) return register([body]).join('\n');
-  const entry = ['begin(KEYS[1], ARGV)', ...(INFLATE_FIRST.has(script) ? ['inflate()'] : []), `return RUN.${script}(ARGV)`];
+  const quick = QUICK_WAYS[script];
+  const entry = quick !== undefined
+    ? [`return single(KEYS[1], ARGV, ${quick}, RUN.${script})`]
+    : ['begin(KEYS[1], ARGV)', ...(INFLATE_FIRST.has(script) ? ['inflate()'] : []), `return RUN.${script}(ARGV)`];
   return [`RUN.${script} = function(ARGV)`, body, 'end', ...register(entry)].join('\n');
 }
 

@@ -194,3 +194,18 @@ local function compactIdle(after, s, lu, q, nb)
   if s == 'queued' or s == 'retrying' then return math.max(tonumber(q) or 0, tonumber(nb) or 0) + after > NOW end
   return true
 end
+
+-- A single call (claim.lua, complete.lua, create.lua; library.ts registers those three with it) takes the quick
+-- way of its batch first, as a batch of one entry would (outside history mode; `argv` ARGV, whose 1..4 are a
+-- batch's common arguments and 5.. its entry), else begin() and the script, with the fields the quick way read.
+local function single(key, argv, quick, run)
+  if argv[2] ~= '1' then
+    local replies, fields = quick(key, argv, nil, argv, 5, #argv - 4)
+    if replies then return replies[1] end
+    begin(key, argv)
+    if fields then loadWf(fields) end
+    return run(argv)
+  end
+  begin(key, argv)
+  return run(argv)
+end
