@@ -3,8 +3,9 @@
   generated prelude + this file + advance.lua + one function per script file). The prelude defines NODE_T and
   WF_T (the xstate machines' transition tables, machines.ts), FINAL (final node states) and CODE (reply codes,
   codes.ts). Everything at module level is built once, at FUNCTION LOAD; the per-call state below (K, WF_ID,
-  NOW, W, NODES, ...) is reset by begin() at the entry of every registered function. It mirrors
-  src/runtime/step/record.ts and advance.ts function by function; the names match.
+  NOW, W, NODES, ...) is reset by begin() at the entry of every registered function (the quick ways of
+  compact.lua set only enter()'s scalars). It mirrors src/runtime/step/record.ts and advance.ts function by
+  function; the names match.
 
   KEYS: every per-workflow script declares ONE key, the workflow's `wf` key `{prefix:workflowId}:wf`; the
   other 14 are derived from its hash tag here (K, below), as BullMQ derives its keys from one prefix. They hash
@@ -116,7 +117,7 @@ end
 -- `begin(KEYS[1], ARGV); return RUN.<script>(ARGV)`), so a batch can run them too (create_many).
 local RUN = {}
 
-local loadWf
+local loadWf -- defined with the workflow state, below
 local function runGroup(wfKey, common, now, apply, argv, from, to, fields)
   begin(wfKey, common, now)
   if fields then loadWf(fields) end
