@@ -63,7 +63,7 @@ export class KeySpace {
 
   /** {@link KeySpace.wf} of an id its caller checked already (the batches: every entry's id is checked on the way in). */
   wfOfChecked(workflowId: string): string {
-    return `{${this.prefix}:${workflowId}}:wf`;
+    return `${this.tag(workflowId)}:wf`;
   }
 
   /** One named key of a workflow. */

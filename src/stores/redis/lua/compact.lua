@@ -60,6 +60,14 @@ local function compactRecipe(id)
   return '["' .. id .. '"]'
 end
 
+-- Whether create arguments (create.lua ARGV[5..] from `argv[at]` on) make the compact case: one node, a root
+-- (no dependencies, a countdown), no parent input, no errbacks, the workflow's result the node's. A staged
+-- create (ARGV[5] longer than the fresh flag) never is.
+local function compactCreate(argv, at)
+  return #argv[at] == 1 and tonumber(argv[at + 2]) == 1 and tonumber(argv[at + 3]) == 0 and argv[at + 7] == ''
+    and argv[at + 9] == '' and argv[at + 10] ~= '' and argv[at + 1] == compactRecipe(argv[at + 4])
+end
+
 -- create.lua's compact case: the one root node of a workflow without errbacks whose result is the node's,
 -- queued at NOW, due at `due`, in the `wf` hash `key` (written straight through: nothing is left for flush()).
 local function createCompact(key, id, specText, recText, due)
@@ -114,13 +122,10 @@ local function claimCompact(key, v, id, attempt, task, token, leaseMs)
     local nb = tonumber(v[12])
     if nb and NOW < nb then return { CODE.EARLY, num(nb - NOW) } end
     allowed(NODE_T, s, 'CLAIM', 'running', id)
-    local km = compactHistory(tonumber(v[6]) or ALL_KEYS_MASK, id, s, 'running', a, token)
-    local starts = num((tonumber(v[13]) or 0) + 1)
-    if km then
-      setWf(key, '_s', 'running', '_tk', token, '_lu', num(NOW + tonumber(leaseMs)), '_n', starts, '_sa', num(NOW), 'km', km)
-    else
-      setWf(key, '_s', 'running', '_tk', token, '_lu', num(NOW + tonumber(leaseMs)), '_n', starts, '_sa', num(NOW))
-    end
+    local km0 = tonumber(v[6]) or ALL_KEYS_MASK
+    local km = compactHistory(km0, id, s, 'running', a, token) or km0
+    setWf(key, '_s', 'running', '_tk', token, '_lu', num(NOW + tonumber(leaseMs)), '_n', num((tonumber(v[13]) or 0) + 1),
+      '_sa', num(NOW), 'km', km)
   end
   W, WMASK = nil, 0 -- km included: nothing is left for flush()
   return { CODE.CLAIMED, already and 1 or 0, v[14], 0, '', a, 0, 0, 'task', 0 }
@@ -174,15 +179,13 @@ local function quickComplete(key, common, now, argv, from, n)
   return { completeCompact(key, v, argv[from], argv[from + 1], argv[from + 2], argv[from + 3]) }
 end
 
--- create_many's: a fresh id's create of one root node whose result is the workflow's, no errbacks (the
--- group's 11 arguments, create.lua ARGV[5..15], as create.lua tells the compact case).
+-- create_many's: the compact case of create.lua (compactCreate) for a fresh id, whose leftover keys create.lua
+-- need not delete (the group's 11 arguments, create.lua ARGV[5..15]).
 local function quickCreate(key, common, now, argv, from, n)
-  local id = argv[from + 4]
-  if n ~= 11 or argv[from] ~= '1' or argv[from + 2] ~= '1' or argv[from + 3] ~= '0' or argv[from + 7] ~= ''
-    or argv[from + 9] ~= '' or argv[from + 10] == '' or argv[from + 1] ~= compactRecipe(id) then return nil end
+  if n ~= 11 or argv[from] ~= '1' or not compactCreate(argv, from) then return nil end
   enter(common, now)
   if rcall('EXISTS', key) == 1 then return { { CODE.EXISTS } } end
-  createCompact(key, id, argv[from + 5], argv[from + 6], NOW + tonumber(argv[from + 10]))
+  createCompact(key, argv[from + 4], argv[from + 5], argv[from + 6], NOW + tonumber(argv[from + 10]))
   return { { CODE.OK, '' } }
 end
 
@@ -199,13 +202,12 @@ end
 -- way of its batch first, as a batch of one entry would (outside history mode; `argv` ARGV, whose 1..4 are a
 -- batch's common arguments and 5.. its entry), else begin() and the script, with the fields the quick way read.
 local function single(key, argv, quick, run)
+  local replies, fields
   if argv[2] ~= '1' then
-    local replies, fields = quick(key, argv, nil, argv, 5, #argv - 4)
+    replies, fields = quick(key, argv, nil, argv, 5, #argv - 4)
     if replies then return replies[1] end
-    begin(key, argv)
-    if fields then loadWf(fields) end
-    return run(argv)
   end
   begin(key, argv)
+  if fields then loadWfFrom(fields) end
   return run(argv)
 end

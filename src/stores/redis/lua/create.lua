@@ -48,7 +48,7 @@ if NODE_T.pending.DEPS_MET ~= 'queued' then error('braid: illegal transition|roo
 local n, m = tonumber(ARGV[7]), tonumber(ARGV[8])
 -- One root node whose result is the workflow's, no errbacks: the compact layout, in the `wf` hash alone
 -- (compact.lua).
-if not sid and n == 1 and m == 0 and ARGV[12] == '' and ARGV[14] == '' and ARGV[15] ~= '' and ARGV[6] == compactRecipe(ARGV[9]) then
+if compactCreate(ARGV, 5) then
   createCompact(K.wf, ARGV[9], ARGV[10], ARGV[11], NOW + tonumber(ARGV[15]))
   return { CODE.OK, '' }
 end

@@ -117,10 +117,10 @@ end
 -- `begin(KEYS[1], ARGV); return RUN.<script>(ARGV)`), so a batch can run them too (create_many).
 local RUN = {}
 
-local loadWf -- defined with the workflow state, below
+local loadWfFrom -- defined with the workflow state, below
 local function runGroup(wfKey, common, now, apply, argv, from, to, fields)
   begin(wfKey, common, now)
-  if fields then loadWf(fields) end
+  if fields then loadWfFrom(fields) end
   return apply(argv, from, to)
 end
 
@@ -251,21 +251,23 @@ local function stored()
 end
 
 -- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) W.cv keeps the fields as
--- read, its flat node among them (and, when `withSpec` (a claim), its spec text). `fields`, when given, is
--- that read made already in this call (a batch's quick way: lib.lua batch).
+-- read, its flat node among them (and, when `withSpec` (a claim), its spec text). loadWfFrom takes that read
+-- made already in this call (a batch's quick way: lib.lua batch).
 local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec' }
 local WF_FIELDS_NO_SPEC = #WF_FIELDS - 1
 local function readWf(key, withSpec)
   return redis.call('HMGET', key, unpack(WF_FIELDS, 1, withSpec and #WF_FIELDS or WF_FIELDS_NO_SPEC))
 end
-function loadWf(withSpecOrFields)
-  local v = type(withSpecOrFields) == 'table' and withSpecOrFields or readWf(K.wf, withSpecOrFields)
+function loadWfFrom(v)
   if not v[1] then return nil end
   W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
     km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
   if v[7] then W.cv = v end
   stored()
   return W
+end
+local function loadWf(withSpec)
+  return loadWfFrom(readWf(K.wf, withSpec))
 end
 
 -- Where a node sits in the sweep indexes: 'L' (leases) with its deadline, 'R' (ready) with its since time.
