@@ -247,6 +247,17 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     }
   });
 
+  test("a one-node create of an id the store did not mint deletes an expired workflow's leftover keys", async (t) => {
+    const { store, raw } = await open(t);
+    const run = new Run(store, `chosen-${randomUUID()}`);
+    // Keys of an earlier workflow of this id that outlived its `wf` key (keys expire one by one).
+    await raw.hset(store.keys.key(run.id, 'res'), 'n0', '"stale"');
+    await raw.rpush(store.keys.key(run.id, 'hist'), 'stale');
+    await run.create(sig('one', [1]));
+    assert.deepEqual(await keysOf(raw, store, run), ['wf']);
+    assert.ok(await isCompact(raw, store, run));
+  });
+
   test('only one-node workflows whose result is the node take the compact layout', async (t) => {
     const { store, raw } = await open(t);
     for (const canvas of [group(sig('one', [1])), chain(sig('one', [1]), sig('two')), sig('one', [1]).onError(sig('eb'))]) {
