@@ -35,8 +35,17 @@ export class TickBatcher {
     });
   }
 
+  /**
+   * Writes what was issued so far in this tick now instead of at its end (a full batch of the Redis store, so
+   * Redis starts on it while this tick issues the rest); what is issued after this still leaves at the tick's end.
+   */
+  flushNow(): void {
+    this.flush();
+  }
+
   private flush(): void {
     const batch = this.pending;
+    if (batch.length === 0) return;
     this.pending = [];
     inOneWrite(this.client, () => {
       for (const item of batch) {

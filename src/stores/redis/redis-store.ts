@@ -123,6 +123,7 @@ export class RedisStore implements Store {
       ride: (rider) => this.carrier?.ride(rider) ?? false,
       beforeSend: () => sweeper.flushIndex(),
       push: (pushes) => this.push(pushes),
+      sendNow: () => scripts.sendNow(),
     });
     this.conn = { client, scripts, feed: new EventFeed(client, this.keys.events, logger), sweeper, batches };
   }

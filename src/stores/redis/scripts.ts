@@ -109,6 +109,11 @@ export class Scripts {
     }
   }
 
+  /** Writes the calls and commands issued so far in this tick now (core/tick-batcher.ts flushNow). */
+  sendNow(): void {
+    this.batcher.flushNow();
+  }
+
   /** Any other command, sent in this tick's batch (in order with the scripts), again when a cut aborted it. */
   command<T>(op: Op): Promise<T> {
     return retryAborted(() => this.batcher.send<T>(batched(this.client, op)));

@@ -58,6 +58,8 @@ export interface BatchTarget {
   beforeSend(): void;
   /** Sends broker pushes (grouped: one RPUSH per list, one ZADD per marker) in this tick's write. */
   push(pushes: readonly QueuePush[]): Promise<unknown>;
+  /** Writes what the store issued so far in this tick now (a full batch sent early: {@link SlotBatcher}). */
+  sendNow(): void;
 }
 
 /** What an entry's arguments become once they are in its batch's call. */
@@ -113,7 +115,22 @@ export class SlotBatcher {
       batch.entries++;
       batch.args += args.length;
       batch.bytes += bytes;
+      if (batch.entries >= BATCH_LIMITS.entries && name !== 'claim' && this.full.length === 0) this.sendEarly(key, batch);
     });
+  }
+
+  /**
+   * Sends a create or complete batch the moment it is full, instead of at the tick's end: Redis runs it while
+   * this tick issues the rest (a producer's burst of starts, a worker's burst of completions), where it would
+   * otherwise wait, idle, for the whole burst. Only while no batch waits in `full` (capped by arguments or
+   * bytes), so batches still leave in the order they filled. Claims wait for the tick's end: they may ride in a
+   * consumer's block (core/write-carrier.ts).
+   */
+  private sendEarly(key: number, batch: Batch): void {
+    this.open.delete(key);
+    this.target.beforeSend();
+    this.sendOne(batch);
+    this.target.sendNow();
   }
 
   /** Sends this tick's batches, in the order they were opened (full ones first). */
