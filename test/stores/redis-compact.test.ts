@@ -86,6 +86,22 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     assert.deepEqual(feed.events.filter((e) => e.workflowId === run.id).map((e) => e.type), ['settled']);
   });
 
+  test('a one-node workflow of short arguments and result stays a listpack hash: its stored spec leaves defaults out', async (t) => {
+    const { store, raw } = await open(t);
+    const run = new Run(store);
+    const key = store.keys.key(run.id, 'wf');
+    // A task queue's usual arguments: an id (36 characters) and a flag.
+    await run.create(sig('orders.charge', [randomUUID(), true]));
+    assert.equal(await raw.object('ENCODING', key), 'listpack');
+    const c = await run.claim('n0');
+    assert.equal(await raw.object('ENCODING', key), 'listpack');
+    await run.complete('n0', c.token, 42);
+    assert.equal(await raw.object('ENCODING', key), 'listpack');
+    assert.equal(await raw.hget(key, '_spec'), JSON.stringify({ args: c.node.args }));
+    const node = (await run.snapshot()).nodes[0]!;
+    assert.deepEqual([node.task, node.args, node.queue, node.deps, node.result], ['orders.charge', c.node.args, 'default', [], 42]);
+  });
+
   test('repeated and stale claims and completes answer as in the general layout', async (t) => {
     const { store } = await open(t);
     const run = new Run(store);

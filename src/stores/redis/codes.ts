@@ -6,7 +6,8 @@
 import { IllegalTransition } from '../../runtime/step/record.js';
 import type { WorkflowState } from '../../runtime/machines.js';
 import { parseJson, type JsonValue } from '../../core/json.js';
-import type { CancelResult, ClaimedNode, ClaimResult, CommitResult, NodeSpec, ReadyNode, ReplayResult } from '../store.js';
+import type { CancelResult, ClaimedNode, ClaimResult, CommitResult, ReadyNode, ReplayResult } from '../store.js';
+import { parseSpecText } from './spec-text.js';
 
 /** Reply codes shared with Lua (serialised into every script's prelude). */
 export const CODE = {
@@ -44,22 +45,22 @@ export function createFrom(reply: Reply): { created: boolean; settled?: Workflow
 }
 
 /** A claim's reply: `{ CLAIMED, already, spec, has input, input, attempt, retries, redeliveries, kind, errback count }`. */
-export function claimFrom(reply: Reply): ClaimResult {
+export function claimFrom(reply: Reply, task: string): ClaimResult {
   const code = Number(reply[0]);
   if (code === CODE.ORPHAN) return { status: 'orphan' };
   if (code === CODE.FORGED) return { status: 'forged' };
   if (code === CODE.STALE) return { status: 'stale' };
   if (code === CODE.EARLY) return { status: 'early', delayMs: Number(reply[1]) };
   if (code !== CODE.CLAIMED) return unexpected(code);
-  return { status: 'claimed', already: Number(reply[1]) === 1, node: claimedFrom(reply, 2) };
+  return { status: 'claimed', already: Number(reply[1]) === 1, node: claimedFrom(reply, 2, task) };
 }
 
 /**
  * A claimed node from the 8 slots Lua returns from `at` (advance.lua claimedFields): spec, has input, input,
  * attempt, retries, redeliveries, kind, errback count.
  */
-function claimedFrom(reply: Reply, at: number): ClaimedNode {
-  const spec = parseJson(String(reply[at])) as unknown as NodeSpec;
+function claimedFrom(reply: Reply, at: number, task: string): ClaimedNode {
+  const spec = parseSpecText(String(reply[at]), task);
   const args: JsonValue[] = Number(reply[at + 1]) === 1 ? [parseJson(String(reply[at + 2])), ...spec.args] : spec.args;
   return {
     task: spec.task, args, options: spec.options, attempt: Number(reply[at + 3]), retries: Number(reply[at + 4]),
@@ -82,7 +83,7 @@ export function completeFrom(reply: Reply, workflowId: string): CommitResult & {
     workflowId, nodeId: String(c[0]), task: String(c[1]), attempt: Number(c[2]), queue: String(c[3]),
     ...(priority !== '' ? { priority: Number(priority) } : {}), delayMs: 0,
   };
-  return { ...result, next: { message, node: claimedFrom(c, 5) } };
+  return { ...result, next: { message, node: claimedFrom(c, 5, message.task) } };
 }
 
 /** A commit's reply: `{ code, settled or '', run, ready... }` (the ready messages from `readyAt`). */

@@ -7,7 +7,7 @@
 import type { Recipe } from '../../canvas/graph.js';
 import type { ErrbackNodeSpec, NodeSpec, StoredGraph } from '../store.js';
 import { RECORD_DEFAULTS } from './node-record.js';
-import { SpecTexts } from './spec-text.js';
+import { SpecTexts, specText } from './spec-text.js';
 
 /**
  * A recipe as a flat token list: `'['` and `']'` open and close a list, anything else is a node id. Iterative,
@@ -157,7 +157,7 @@ export class NodeRows {
 
   constructor(private readonly graph: StoredGraph, replacing?: string, private readonly rootCountdowns = false) {
     ({ within: this.within, outside: this.outside } = dependentsOf(graph.nodes, replacing));
-    // One node (the throughput path) shares nothing with another: its spec is written whole, nothing is cached.
+    // One node (the throughput path) shares nothing with another: nothing is cached.
     const shares = graph.nodes.length > 1;
     this.singles = shares ? new Map() : undefined;
     this.specs = shares ? new SpecTexts() : undefined;
@@ -175,7 +175,7 @@ export class NodeRows {
       const root = spec.deps.length === 0;
       const deps = root ? '[]' : idList(spec.deps, singles);
       out.push(
-        spec.id, specs ? specs.text(spec, deps) : JSON.stringify(spec), records.text(spec, one),
+        spec.id, specs ? specs.text(spec, deps) : specText(spec), records.text(spec, one),
         root ? '' : deps,
         dependents && one === undefined ? idList(dependents, singles) : '',
         spec.input ? JSON.stringify(recipeTokens(spec.input)) : '',

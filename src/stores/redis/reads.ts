@@ -12,6 +12,7 @@ import type { NodeSpec, TransitionRecord, WorkflowOutcome } from '../store.js';
 import { execResults } from './connection.js';
 import type { KeySpace } from './keys.js';
 import { decodeNodeRecord, parseNodeRecord, type StoredNodeRecord } from './node-record.js';
+import { parseSpecText } from './spec-text.js';
 
 /** The snapshot of a workflow, or null when it does not exist. */
 export async function readSnapshot(client: Redis, keys: KeySpace, id: string): Promise<WorkflowSnapshot | null> {
@@ -68,8 +69,8 @@ function compactNodeSnapshot(id: string, fields: Array<string | null | undefined
 
 function nodeSnapshot(id: string, specText?: string, stored?: Buffer | StoredNodeRecord, result?: string, error?: string): NodeSnapshot {
   if (specText === undefined || stored === undefined) throw new Error(`redis store: node ${id} is listed but not stored`);
-  const spec = parseJson(specText) as unknown as NodeSpec;
   const rec = Buffer.isBuffer(stored) ? decodeNodeRecord(stored) : stored;
+  const spec = parseSpecText(specText, rec.t);
   const s: NodeSnapshot = {
     id, task: spec.task, state: rec.s === 'waiting' ? 'running' : rec.s, deps: spec.deps, attempts: rec.n,
     args: spec.args, kind: rec.k, queue: spec.dispatch.queue, redeliveries: rec.rd,

@@ -248,7 +248,8 @@ export class RedisStore implements Store {
 
   async claim(r: ClaimRequest): Promise<ClaimResult> {
     if (!isWorkflowId(r.workflowId)) return { status: 'orphan' };
-    return claimFrom(await this.c.batches.add('claim', r.workflowId, [r.nodeId, String(r.attempt), r.task, r.token, String(r.leaseMs)]));
+    // Claimed means the stored node's task is the one asked for (else `forged`): the stored spec leaves it out.
+    return claimFrom(await this.c.batches.add('claim', r.workflowId, [r.nodeId, String(r.attempt), r.task, r.token, String(r.leaseMs)]), r.task);
   }
 
   async renew(r: CommitRequest & { leaseMs: number }): Promise<'ok' | 'lost' | 'canceled'> {

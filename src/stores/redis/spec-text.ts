@@ -1,13 +1,36 @@
 /**
- * The JSON text of a node's spec, as `JSON.stringify(spec)` writes it (the same bytes), without walking the
- * parts most nodes of a graph share: a chord's header nodes differ only in id and arguments, and their options,
- * input, errbacks and dispatch are the same objects (compile and the registry share them). Those parts are
- * written once per run of nodes that share them, the rest node by node.
+ * The stored text of a node's spec (the `spec` row, or `_spec` of a compact workflow): JSON of the spec without
+ * its id (the row's key, or `_id`), without its task (the node's record holds it, and a claim names it: the
+ * store answers `forged` unless it is the stored one) and without each part that holds its stored default
+ * ({@link SPEC_DEFAULTS}), so most specs are `{"args":[…]}`. A compact workflow whose fields are all short (an id
+ * or two as arguments) stays a listpack hash in Redis (`hash-max-listpack-value`, 64 bytes): about a third of the
+ * memory of a hashtable, and a little less work for each transition (docs/redis-data-model.md "The stored spec").
+ *
+ * {@link SpecTexts} writes the texts of one graph without walking the parts most nodes share (a chord's header
+ * nodes differ only in id and arguments; their options, input, errbacks and dispatch are the same objects);
+ * {@link parseSpecText} reads them back, and reads the whole `JSON.stringify(spec)` that braid wrote before.
  */
-import type { NodeSpec } from '../store.js';
+import { parseJson } from '../../core/json.js';
+import type { Dispatch, NodeSpec } from '../store.js';
 
-/** The keys of a spec as compile and buildStoredGraph make it, in their order (JSON.stringify writes them so). */
+/** The keys of a spec as compile and buildStoredGraph make it, in their order. */
 const SPEC_KEYS = ['id', 'task', 'args', 'options', 'deps', 'input', 'errbacks', 'dispatch'] as const;
+
+/**
+ * The text of each part a stored spec leaves out while it holds it. Constants of the stored format, not the
+ * options' defaults (DEFAULT_OPTIONS' queue and maxRedeliveries today): changing one changes what specs already
+ * stored mean.
+ */
+const SPEC_DEFAULTS = Object.freeze({
+  options: '{}',
+  deps: '[]',
+  input: 'null',
+  errbacks: '[]',
+  dispatch: '{"queue":"default","countdownMs":0,"maxRedeliveries":5}',
+});
+
+/** A spec as read back: every part but the id, which the reader knows from where the text was stored. */
+export type StoredSpec = Omit<NodeSpec, 'id'> & { id?: string };
 
 /** True when `spec`'s enumerable keys are exactly {@link SPEC_KEYS}, in that order. */
 function hasSpecKeys(spec: object): boolean {
@@ -19,14 +42,14 @@ function hasSpecKeys(spec: object): boolean {
   return i === SPEC_KEYS.length;
 }
 
-/** `JSON.stringify` of a value that is written as a key's value (`undefined` when it would drop the key). */
-function valueText(value: unknown): string | undefined {
-  return JSON.stringify(value) as string | undefined;
+/** `,"key":text`, or '' when `text` is the part's default (or `undefined`: JSON.stringify would drop the key). */
+function part(key: keyof typeof SPEC_DEFAULTS, text: string | undefined): string {
+  return text === undefined || text === SPEC_DEFAULTS[key] ? '' : `,"${key}":${text}`;
 }
 
 /**
- * Writes the spec texts of one graph's nodes, in any order. It remembers the shared tail of the last node it
- * wrote (options to dispatch), so it must only see specs that are not changed while it is in use.
+ * Writes the spec texts of one graph's nodes, in any order. It remembers the parts after the arguments of the
+ * last node it wrote (options to dispatch), so it must only see specs that are not changed while it is in use.
  */
 export class SpecTexts {
   private options: unknown = undefined;
@@ -34,42 +57,54 @@ export class SpecTexts {
   private input: unknown = undefined;
   private errbacks: unknown = undefined;
   private dispatch: unknown = undefined;
-  /** `,"options":…,"deps":…,"input":…,"errbacks":…,"dispatch":…}` of the fields above; '' before the first. */
-  private tail = '';
-  private task = '';
-  private taskText = '';
+  /** The parts after the arguments of the fields above, and the closing brace; undefined before the first. */
+  private tail: string | undefined;
 
-  /**
-   * The text of `spec`, equal to `JSON.stringify(spec)`; `depsText` is `JSON.stringify(spec.deps)`, which the
-   * caller has already (it is a slot of its own).
-   */
-  text(spec: NodeSpec, depsText: string): string {
-    if (typeof spec.id !== 'string' || typeof spec.task !== 'string' || !Array.isArray(spec.args) || !hasSpecKeys(spec)) return JSON.stringify(spec);
-    const args = JSON.stringify(spec.args);
-    const tail = this.tailOf(spec, depsText);
-    if (tail === undefined) return JSON.stringify(spec);
-    if (spec.task !== this.task || this.taskText === '') {
-      this.task = spec.task;
-      this.taskText = JSON.stringify(spec.task);
-    }
-    return `{"id":${JSON.stringify(spec.id)},"task":${this.taskText},"args":${args}${tail}`;
+  /** The stored text of `spec`; `depsText` is `JSON.stringify(spec.deps)`, which the caller has already. */
+  text(spec: NodeSpec, depsText = JSON.stringify(spec.deps)): string {
+    // A spec of another shape (never made by compile) is kept whole; the reader takes it as it is.
+    if (typeof spec.task !== 'string' || !Array.isArray(spec.args) || !hasSpecKeys(spec)) return JSON.stringify(spec);
+    return `{"args":${JSON.stringify(spec.args)}${this.tailOf(spec, depsText)}`;
   }
 
   /** The text after the arguments, reused while the fields it writes are those of the last node. */
-  private tailOf(spec: NodeSpec, depsText: string): string | undefined {
-    if (this.tail !== '' && spec.options === this.options && depsText === this.depsText && spec.input === this.input &&
+  private tailOf(spec: NodeSpec, depsText: string): string {
+    if (this.tail !== undefined && spec.options === this.options && depsText === this.depsText && spec.input === this.input &&
       spec.errbacks === this.errbacks && spec.dispatch === this.dispatch) return this.tail;
-    const options = valueText(spec.options);
-    const input = valueText(spec.input);
-    const errbacks = valueText(spec.errbacks);
-    const dispatch = valueText(spec.dispatch);
-    if (options === undefined || input === undefined || errbacks === undefined || dispatch === undefined) return undefined;
     this.options = spec.options;
     this.depsText = depsText;
     this.input = spec.input;
     this.errbacks = spec.errbacks;
     this.dispatch = spec.dispatch;
-    this.tail = `,"options":${options},"deps":${depsText},"input":${input},"errbacks":${errbacks},"dispatch":${dispatch}}`;
+    this.tail = `${part('options', JSON.stringify(spec.options))}${part('deps', depsText)}${part('input', JSON.stringify(spec.input))}` +
+      `${part('errbacks', JSON.stringify(spec.errbacks))}${part('dispatch', JSON.stringify(spec.dispatch))}}`;
     return this.tail;
   }
+}
+
+/** The stored text of one spec ({@link SpecTexts} for a graph of one node). */
+export function specText(spec: NodeSpec): string {
+  return new SpecTexts().text(spec);
+}
+
+/** The default dispatch, a fresh object per read (a reader may keep it). */
+function defaultDispatch(): Dispatch {
+  return { queue: 'default', countdownMs: 0, maxRedeliveries: 5 };
+}
+
+/**
+ * A stored spec text (either form) with each part it leaves out set to its default; `task` is the node's task
+ * (from its record, or the claim that the store checked against it), which a whole spec written before carries.
+ */
+export function parseSpecText(text: string, task: string): StoredSpec {
+  const spec = parseJson(text) as unknown as Partial<NodeSpec>;
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec) || !Array.isArray(spec.args)) {
+    throw new Error(`redis store: a stored spec is not one: ${text.slice(0, 80)}`);
+  }
+  const read: StoredSpec = {
+    task: typeof spec.task === 'string' ? spec.task : task, args: spec.args, options: spec.options ?? {}, deps: spec.deps ?? [], input: spec.input ?? null,
+    errbacks: spec.errbacks ?? [], dispatch: spec.dispatch ?? defaultDispatch(),
+  };
+  if (spec.id !== undefined) read.id = spec.id;
+  return read;
 }
