@@ -20,6 +20,8 @@ export function claim(wf: WorkflowRecord | undefined, req: ClaimRequest, now: nu
   if (node.state === 'running' && node.token === req.token && node.attempt === req.attempt) {
     return { status: 'claimed', node: claimedView(wf, node), already: true };
   }
+  // A claim re-sent under the token its node was handed back from (the reply was lost, the lease lapsed).
+  if (node.handedBackToken === req.token) return { status: 'stale' };
   if (wf.state !== 'running' || node.attempt !== req.attempt || (node.state !== 'queued' && node.state !== 'retrying')) {
     return { status: 'stale' };
   }

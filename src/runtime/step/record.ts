@@ -23,6 +23,11 @@ export interface NodeRecord {
   /** Times it started. */
   starts: number;
   token?: string;
+  /**
+   * The token of the claim a sweep or release last handed the node back from: a claim re-sent under it (its
+   * reply lost in a cut or a server restart, and the lease lapsed meanwhile) is stale, not a second claim.
+   */
+  handedBackToken?: string;
   leaseUntil?: number;
   /** Not to start before (countdown, retry delay). */
   notBefore?: number;

@@ -26,7 +26,8 @@ export function republishWait(republishAfterMs: number, republished: number): nu
  * A running node whose worker is gone (its lease lapsed) or let it go (a worker's shutdown, `release`): back to
  * its queue for the same attempt, a counted redelivery, its message listed in `out`; past `maxRedeliveries` it
  * fails with WorkerLostError instead (LOSE, spread as a failure). The claim's token is dropped either way, so the
- * old worker's late commit is stale, never `already`.
+ * old worker's late commit is stale, never `already`; a requeued node remembers it, so that a claim re-sent under
+ * it is stale too (the node runs once under a fresh claim of its new message).
  */
 export function handBack(wf: WorkflowRecord, node: NodeRecord, now: number, out: StepOutput): 'redelivered' | 'lost' {
   if (node.redeliveries >= node.spec.dispatch.maxRedeliveries) {
@@ -36,6 +37,7 @@ export function handBack(wf: WorkflowRecord, node: NodeRecord, now: number, out:
   }
   move(wf, node, 'REDELIVER');
   node.redeliveries++;
+  if (node.token !== undefined) node.handedBackToken = node.token;
   delete node.token;
   delete node.leaseUntil;
   node.queuedAt = now;

@@ -23,6 +23,9 @@ export function sweepContract(make: StoreFactory): void {
       assert.equal(n.redeliveries, 1);
       assert.equal(await store.renew({ workflowId: run.id, nodeId: 'n0', token: first.token, leaseMs: 60_000 }), 'lost');
       assert.equal((await run.complete('n0', first.token, 'late')).status, 'stale');
+      // The first claim re-sent (its reply lost in a cut, say): stale, not a second claim under the same token.
+      assert.equal((await run.tryClaim('n0', { token: first.token })).status, 'stale');
+      assert.equal((await run.node('n0')).state, 'queued');
       const second = await run.claim('n0');
       assert.equal(second.node.attempt, 1);
       assert.equal(second.node.redeliveries, 1);
@@ -90,6 +93,7 @@ export function sweepContract(make: StoreFactory): void {
       // Released once: a re-sent release and the old worker's late commits are stale; the next claim runs it.
       assert.equal((await store.release({ workflowId: run.id, nodeId: 'n0', token: first.token })).status, 'stale');
       assert.equal((await run.complete('n0', first.token, 'late')).status, 'stale');
+      assert.equal((await run.tryClaim('n0', { token: first.token })).status, 'stale');
       const second = await run.claim('n0');
       assert.equal(second.node.redeliveries, 1);
       // maxRedeliveries reached: released again, the node fails with WorkerLostError and settles the workflow.

@@ -122,7 +122,8 @@ end
 -- A running node whose worker is gone (lease lapsed: sweep.lua) or let it go (release.lua): back to its queue for
 -- the same attempt, a counted redelivery, its message listed in W.ready; past maxRedeliveries it fails with
 -- WorkerLostError (`lostTemplate`: the ErrorInfo JSON with 987654321 where the count goes). The claim's token
--- is dropped either way, so the old worker's late commit is stale, never `already` (step/sweep.ts handBack).
+-- is dropped either way, so the old worker's late commit is stale, never `already` (step/sweep.ts handBack); a
+-- requeued node keeps it as `xt`, so a claim re-sent under it is stale too.
 local function handBack(id, rec, lostTemplate)
   if rec.rd >= rec.m then
     failHard(id, rec, 'LOSE', (string.gsub(lostTemplate, '987654321', num(rec.rd))))
@@ -131,6 +132,7 @@ local function handBack(id, rec, lostTemplate)
   end
   move(id, rec, 'REDELIVER')
   rec.rd = rec.rd + 1
+  rec.xt = rec.tk -- a claim re-sent under it is stale (claimOne)
   rec.tk = nil; rec.lu = nil
   rec.q = NOW; rec.nb = NOW
   readyMessage(id, rec, '0')
@@ -314,6 +316,8 @@ local function claimOne(id, attempt, task, token, leaseMs)
   if rec.t ~= task then return { CODE.FORGED }, false end
   local already = rec.s == 'running' and rec.tk == token and rec.a == attempt
   if not already then
+    -- Re-sent under the token the node was handed back from (its reply lost, the lease lapsed meanwhile).
+    if rec.xt == token then return { CODE.STALE }, false end
     if W.state ~= 'running' or rec.a ~= attempt or (rec.s ~= 'queued' and rec.s ~= 'retrying') then return { CODE.STALE }, false end
     if rec.nb and NOW < rec.nb then return { CODE.EARLY, num(rec.nb - NOW) }, false end
     takeClaim(id, rec, token, leaseMs)
