@@ -141,7 +141,7 @@ describe('redis store: the sweep by slot', { skip: redis.skip }, () => {
   });
 
   test('sweepers of one period share it out: the second of the period looks at half a page, the third a third', async (t) => {
-    const { a, b, raw } = await twoStoresWithLapsedLeases(t, 60);
+    const { a, b } = await twoStoresWithLapsedLeases(t, 60);
     // A period of an hour: the three sweeps fall in one (a worker's sweeper passes its interval).
     const hour = { republishAfterMs: 3_600_000, limit: 30, everyMs: 3_600_000 };
     assert.equal((await a.sweep(hour)).redelivered, 30, 'the first sweeper of a period: a whole page');

@@ -21,7 +21,6 @@
  */
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
-import type { ConsumeMessage } from 'amqplib';
 import type { Broker, ConsumeOptions, Consumer, DeadLetter, Delivery, PublishOptions } from '../broker.js';
 import { ConfigError } from '../../core/errors.js';
 import { ManagedConnection } from './connection.js';

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { chain, chord, group } from '../../canvas/builders.js';
-import { createApp, type App } from '../../runtime/app.js';
+import { createApp } from '../../runtime/app.js';
 import type { TaskContext } from '../../runtime/context.js';
 
 /** One order line. */

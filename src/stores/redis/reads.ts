@@ -8,7 +8,7 @@ import type { ErrorInfo } from '../../core/errors.js';
 import { parseJson } from '../../core/json.js';
 import type { NodeSnapshot, WorkflowSnapshot } from '../../core/snapshot.js';
 import { FINAL_NODE_STATES, type NodeState, type WorkflowState } from '../../runtime/machines.js';
-import type { NodeSpec, TransitionRecord, WorkflowOutcome } from '../store.js';
+import type { TransitionRecord, WorkflowOutcome } from '../store.js';
 import { execResults } from './connection.js';
 import type { KeySpace } from './keys.js';
 import { decodeNodeRecord, parseNodeRecord, type StoredNodeRecord } from './node-record.js';
