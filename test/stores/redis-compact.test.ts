@@ -102,6 +102,23 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     assert.deepEqual([node.task, node.args, node.queue, node.deps, node.result], ['orders.charge', c.node.args, 'default', [], 42]);
   });
 
+  test('a compact claim answers the claimed node the general layout answers (its reply is the short form)', async (t) => {
+    const { store, raw } = await open(t);
+    const canvas = sig('orders.charge', ['id-1', { n: 2 }], { queue: 'q2', priority: 4, maxRetries: 3, timeLimitMs: 5_000, countdownMs: 0 });
+    const compact = new Run(store);
+    await compact.create(canvas);
+    const general = new Run(store);
+    await general.create(canvas);
+    await inflate(store, general);
+    assert.ok((await isCompact(raw, store, compact)) && !(await isCompact(raw, store, general)));
+    const a = await compact.claim('n0');
+    const b = await general.claim('n0');
+    assert.deepEqual(a.node, b.node);
+    const [again, againGeneral] = [await compact.tryClaim('n0', { token: a.token }), await general.tryClaim('n0', { token: b.token })];
+    assert.ok(again.status === 'claimed' && againGeneral.status === 'claimed');
+    assert.deepEqual(again.node, againGeneral.node);
+  });
+
   test('repeated and stale claims and completes answer as in the general layout', async (t) => {
     const { store } = await open(t);
     const run = new Run(store);

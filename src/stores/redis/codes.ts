@@ -44,15 +44,34 @@ export function createFrom(reply: Reply): { created: boolean; settled?: Workflow
   return { created: true, ...(settled !== '' ? { settled: settled as WorkflowState } : {}) };
 }
 
-/** A claim's reply: `{ CLAIMED, already, spec, has input, input, attempt, retries, redeliveries, kind, errback count }`. */
-export function claimFrom(reply: Reply, task: string): ClaimResult {
+/**
+ * A claim's reply: `{ CLAIMED, already, spec, has input, input, attempt, retries, redeliveries, kind, errback count }`,
+ * or for the one node of a compact workflow (lua/compact.lua claimCompact) `{ CLAIMED, already, spec }`: a task
+ * without parent input, errbacks, retries or redeliveries, claimed under the attempt asked for (the claim
+ * succeeds only then). `task`, `attempt`: the claim's request.
+ */
+export function claimFrom(reply: Reply, task: string, attempt: number): ClaimResult {
   const code = Number(reply[0]);
   if (code === CODE.ORPHAN) return { status: 'orphan' };
   if (code === CODE.FORGED) return { status: 'forged' };
   if (code === CODE.STALE) return { status: 'stale' };
   if (code === CODE.EARLY) return { status: 'early', delayMs: Number(reply[1]) };
   if (code !== CODE.CLAIMED) return unexpected(code);
-  return { status: 'claimed', already: Number(reply[1]) === 1, node: claimedFrom(reply, 2, task) };
+  const already = Number(reply[1]) === 1;
+  if (reply.length === COMPACT_CLAIM_SLOTS) return { status: 'claimed', already, node: compactClaimedFrom(String(reply[2]), task, attempt) };
+  return { status: 'claimed', already, node: claimedFrom(reply, 2, task) };
+}
+
+/** Slots of a compact claim's reply. */
+const COMPACT_CLAIM_SLOTS = 3;
+
+/** The claimed node of a compact workflow from its spec text: no input, retries, redeliveries or errbacks. */
+function compactClaimedFrom(specText: string, task: string, attempt: number): ClaimedNode {
+  const spec = parseSpecText(specText, task);
+  return {
+    task: spec.task, args: spec.args, options: spec.options, attempt, retries: 0, redeliveries: 0, kind: 'task',
+    errbacks: spec.errbacks, errbackCount: 0,
+  };
 }
 
 /**

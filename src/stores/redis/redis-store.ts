@@ -248,8 +248,9 @@ export class RedisStore implements Store {
 
   async claim(r: ClaimRequest): Promise<ClaimResult> {
     if (!isWorkflowId(r.workflowId)) return { status: 'orphan' };
-    // Claimed means the stored node's task is the one asked for (else `forged`): the stored spec leaves it out.
-    return claimFrom(await this.c.batches.add('claim', r.workflowId, [r.nodeId, String(r.attempt), r.task, r.token, String(r.leaseMs)]), r.task);
+    // Claimed means the stored node's task and attempt are the ones asked for (else `forged`, `stale`): the stored
+    // spec leaves the task out, a compact claim's reply the attempt.
+    return claimFrom(await this.c.batches.add('claim', r.workflowId, [r.nodeId, String(r.attempt), r.task, r.token, String(r.leaseMs)]), r.task, r.attempt);
   }
 
   async renew(r: CommitRequest & { leaseMs: number }): Promise<'ok' | 'lost' | 'canceled'> {

@@ -10,7 +10,7 @@
     _id    node id (its presence marks the layout)     _spec  NodeSpec JSON text (never decoded here)
     _rec   the node's initial record JSON (static fields: t and, where not at their default, k, qu, p, c, m, e, ni;
            decoded only to inflate)
-    _t     task name       _s  state        _a  attempt     _q  queued at    _nb  not before
+    _t     task name       _s  state        _a  attempt     _nb  not before (only with a countdown)
     _tk    claim token     _lu lease until  _n  starts      _sa started at   _fa  finished at
     _h     '1': ignoreResult (the node's result is the workflow's `result`, shown unless _h)
   Claim and complete of such a workflow read and write these fields (no cjson, one key); every other
@@ -20,7 +20,8 @@
   republishes inflate, so a compact node has rt = rd = 0 and no sw, bo, x.
 ]]
 
--- The fields of the compact layout (HDEL on inflate).
+-- The fields of the compact layout (HDEL on inflate). `_q` (queued at) was written by earlier versions of the
+-- store; the node is queued when the workflow is created, so `createdAt` says the same and is read instead.
 local COMPACT_FIELDS = { '_id', '_spec', '_rec', '_t', '_s', '_a', '_q', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h' }
 
 -- The 'settled' event of the workflow (events.ts): state, and a small succeeded result as raw JSON text, last.
@@ -69,20 +70,28 @@ local function compactCreate(argv, at)
 end
 
 -- create.lua's compact case: the one root node of a workflow without errbacks whose result is the node's,
--- queued at NOW, due at `due`, in the `wf` hash `key` (written straight through: nothing is left for flush()).
+-- queued at NOW (its `createdAt`), due at `due`, in the `wf` hash `key` (written straight through: nothing is
+-- left for flush()). `_nb` only when the node has a countdown: each field is a scan of the listpack for every
+-- later read and write.
 local function createCompact(key, id, specText, recText, due)
   allowed(NODE_T, 'pending', 'DEPS_MET', 'queued', id)
   local km = compactHistory(BIT.wf, id, 'pending', 'queued', 1) or BIT.wf
-  setWf(key, 'state', 'running', 'createdAt', num(NOW), 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
-    'km', km, '_id', id, '_spec', specText, '_rec', recText, '_t', recordTask(recText), '_s', 'queued', '_a', 1,
-    '_q', num(NOW), '_nb', num(due))
+  local now = num(NOW)
+  if due > NOW then
+    setWf(key, 'state', 'running', 'createdAt', now, 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
+      'km', km, '_id', id, '_spec', specText, '_rec', recText, '_t', recordTask(recText), '_s', 'queued', '_a', 1,
+      '_nb', num(due))
+  else
+    setWf(key, 'state', 'running', 'createdAt', now, 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
+      'km', km, '_id', id, '_spec', specText, '_rec', recText, '_t', recordTask(recText), '_s', 'queued', '_a', 1)
+  end
 end
 
 -- Turns a compact workflow into the general layout (no-op for any other): order, spec, node (record with the
 -- flat fields folded in), its sweep index entry and result; the compact fields go. A settled workflow's new
 -- keys get the retention its `wf` key has left. True when it inflated.
 local function inflate()
-  local v = rcall('HMGET', K.wf, '_id', '_spec', '_rec', '_s', '_a', '_q', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h', 'result', 'km')
+  local v = rcall('HMGET', K.wf, '_id', '_spec', '_rec', '_s', '_a', 'createdAt', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h', 'result', 'km')
   local id = v[1]
   if not id then return false end
   local rec = decodeRecord(v[3])
@@ -108,44 +117,56 @@ local function inflate()
   return true
 end
 
--- The compact half of claimOne (advance.lua): `v` holds the fields of `wf` hash `key` as loadWf(true) reads
--- them (lib.lua WF_FIELDS: 1 state, 6 km, then the flat node: 7 id, 8 task, 9 state, 10 attempt, 11 token,
--- 12 not before, 13 starts, 14 spec). Written straight through; a claim leaves W unloaded (the next entry of a
--- batch reads the workflow again).
-local function claimCompact(key, v, id, attempt, task, token, leaseMs)
-  if id ~= v[7] then return { CODE.ORPHAN } end
-  if v[8] ~= task then return { CODE.FORGED } end
-  local s, a = v[9], tonumber(v[10])
-  local already = s == 'running' and v[11] == token and a == attempt
+-- The compact half of claimOne (advance.lua), on the fields of `wf` hash `key` in the order of CLAIM_FIELDS
+-- (`v`, from `at` on: a quick claim reads just those, claimOne passes loadWf's, lib.lua WF_FIELDS, from 6 on).
+-- Written straight through, `km` only when the history bit is new; a claim leaves W unloaded (the next entry
+-- of a batch reads the workflow again).
+local CLAIM_FIELDS = { 'state', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec' }
+local function claimCompact(key, state, v, at, id, attempt, task, token, leaseMs)
+  if id ~= v[at + 1] then return { CODE.ORPHAN } end
+  if v[at + 2] ~= task then return { CODE.FORGED } end
+  local s, a = v[at + 3], tonumber(v[at + 4])
+  local already = s == 'running' and v[at + 5] == token and a == attempt
   if not already then
-    if v[1] ~= 'running' or a ~= attempt or (s ~= 'queued' and s ~= 'retrying') then return { CODE.STALE } end
-    local nb = tonumber(v[12])
+    if state ~= 'running' or a ~= attempt or (s ~= 'queued' and s ~= 'retrying') then return { CODE.STALE } end
+    local nb = tonumber(v[at + 6])
     if nb and NOW < nb then return { CODE.EARLY, num(nb - NOW) } end
     allowed(NODE_T, s, 'CLAIM', 'running', id)
-    local km0 = tonumber(v[6]) or ALL_KEYS_MASK
-    local km = compactHistory(km0, id, s, 'running', a, token) or km0
-    setWf(key, '_s', 'running', '_tk', token, '_lu', num(NOW + tonumber(leaseMs)), '_n', num((tonumber(v[13]) or 0) + 1),
-      '_sa', num(NOW), 'km', km)
+    local km0 = tonumber(v[at]) or ALL_KEYS_MASK
+    local km = compactHistory(km0, id, s, 'running', a, token)
+    local lu, n = num(NOW + tonumber(leaseMs)), num((tonumber(v[at + 7]) or 0) + 1)
+    if km and km ~= km0 then
+      setWf(key, '_s', 'running', '_tk', token, '_lu', lu, '_n', n, '_sa', num(NOW), 'km', km)
+    else
+      setWf(key, '_s', 'running', '_tk', token, '_lu', lu, '_n', n, '_sa', num(NOW))
+    end
   end
   W, WMASK = nil, 0 -- km included: nothing is left for flush()
-  return { CODE.CLAIMED, already and 1 or 0, v[14], 0, '', a, 0, 0, 'task', 0 }
+  return { CODE.CLAIMED, already and 1 or 0, v[at + 8] } -- the short form (codes.ts claimFrom)
 end
 
--- The compact half of completeOne (advance.lua), `v` as for claimCompact (without the spec): the node succeeds
--- and, being the only one, settles the workflow with its result (the recipe of a one-node workflow is that
--- node); retention and event at once. Written straight through; a completion leaves W unloaded.
-local function completeCompact(key, v, id, token, result, ignoreResult)
-  local run = tonumber(v[5])
-  if id ~= v[7] then return { CODE.ORPHAN, '', 0, 0 } end
-  if v[11] ~= token then return { CODE.STALE, '', run, 0 } end
-  local s = v[9]
+-- The compact half of completeOne (advance.lua), on the fields of `wf` hash `key` in the order of
+-- COMPLETE_FIELDS (`v`, from `at` on; completeOne passes loadWf's, lib.lua WF_FIELDS, from 6 on, with the run):
+-- the node succeeds and, being the only one, settles the workflow with its result (the recipe of a one-node
+-- workflow is that node); retention and event at once. Written straight through (`km` only when the history
+-- bit is new, `_h` only when set); a completion leaves W unloaded.
+local COMPLETE_FIELDS = { 'state', 'run', 'km', '_id', '_t', '_s', '_a', '_tk' }
+local function completeCompact(key, state, run, v, at, id, token, result, ignoreResult)
+  run = tonumber(run)
+  if id ~= v[at + 1] then return { CODE.ORPHAN, '', run, 0 } end
+  if v[at + 5] ~= token then return { CODE.STALE, '', run, 0 } end
+  local s = v[at + 3]
   if s ~= 'running' then return { s == 'succeeded' and CODE.ALREADY or CODE.STALE, '', run, 0 } end
   allowed(NODE_T, 'running', 'SUCCEED', 'succeeded', id)
-  allowed(WF_T, v[1], 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ', WF_ID)
-  local km0 = tonumber(v[6]) or ALL_KEYS_MASK
-  local now, km = num(NOW), compactHistory(km0, id, 'running', 'succeeded', tonumber(v[10]), token) or km0
-  setWf(key, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now,
-    'km', km, '_h', ignoreResult == '1' and '1' or '')
+  allowed(WF_T, state, 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ', WF_ID)
+  local km0 = tonumber(v[at]) or ALL_KEYS_MASK
+  local now, km = num(NOW), compactHistory(km0, id, 'running', 'succeeded', tonumber(v[at + 4]), token) or km0
+  if km ~= km0 then
+    setWf(key, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now, 'km', km)
+  else
+    setWf(key, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now)
+  end
+  if ignoreResult == '1' then setWf(key, '_h', '1') end
   rcall('PEXPIRE', key, RETENTION)
   if bit.band(km, BIT.hist) ~= 0 then rcall('PEXPIRE', K.hist, RETENTION) end
   rcall('PUBLISH', CHANNEL, settledEvent('succeeded', result))
@@ -157,26 +178,28 @@ end
   The quick ways of the batches (lib.lua batch, outside history mode) for the case a task queue sees most: a
   compact workflow with one entry in the batch. Each reads the `wf` hash once and applies the compact
   transition above, without the per-call state of begin() (key names, node tables, write-back), which cost
-  more than the transition itself. Anything else answers nil and the fields read, and takes the general way.
+  more than the transition itself. Anything else answers nil and takes the general way.
 ]]
 
--- claim_many's: the group's one entry of 5 (claim.lua ARGV[5..9]).
+-- claim_many's: the group's one entry of 5 (claim.lua ARGV[5..9]). It reads only what a compact claim needs
+-- (CLAIM_FIELDS); any other workflow takes the general way, which reads its own.
 local function quickClaim(key, common, now, argv, from, n)
   if n ~= 5 then return nil end
-  local v = readWf(key, true)
-  if not v[7] then return nil, v end
+  local v = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
+  if not v[3] then return nil end
   enter(common, now)
-  return { claimCompact(key, v, argv[from], tonumber(argv[from + 1]), argv[from + 2], argv[from + 3], argv[from + 4]) }
+  return { claimCompact(key, v[1], v, 2, argv[from], tonumber(argv[from + 1]), argv[from + 2], argv[from + 3], argv[from + 4]) }
 end
 
 -- complete_many's: the group's one entry of 7 (complete.lua ARGV[5..11]; a compact node has no dependents to
--- continue with). A workflow with a history list takes the general way (its key name comes from begin()).
+-- continue with), reading only COMPLETE_FIELDS. A workflow with a history list takes the general way (its key
+-- name comes from begin()), as does any other layout.
 local function quickComplete(key, common, now, argv, from, n)
   if n ~= 7 then return nil end
-  local v = readWf(key, false)
-  if not v[7] or bit.band(tonumber(v[6]) or ALL_KEYS_MASK, BIT.hist) ~= 0 then return nil, v end
+  local v = redis.call('HMGET', key, unpack(COMPLETE_FIELDS))
+  if not v[4] or bit.band(tonumber(v[3]) or ALL_KEYS_MASK, BIT.hist) ~= 0 then return nil end
   enter(common, now)
-  return { completeCompact(key, v, argv[from], argv[from + 1], argv[from + 2], argv[from + 3]) }
+  return { completeCompact(key, v[1], v[2], v, 3, argv[from], argv[from + 1], argv[from + 2], argv[from + 3]) }
 end
 
 -- create_many's: the compact case of create.lua (compactCreate) for a fresh id, whose leftover keys create.lua
@@ -190,7 +213,7 @@ local function quickCreate(key, common, now, argv, from, n)
 end
 
 -- The sweep of a compact workflow that needs none (sweep.lua): true when its node (state `s`, lease until `lu`,
--- queued at `q`, not before `nb`, as stored) is neither running past its lease nor ready and unclaimed for
+-- queued at `q` (the workflow's createdAt), not before `nb`, as stored) is neither running past its lease nor ready and unclaimed for
 -- `after` ms; otherwise the caller inflates and sweeps as usual.
 local function compactIdle(after, s, lu, q, nb)
   if s == 'running' then return (tonumber(lu) or 0) > NOW end
@@ -200,14 +223,12 @@ end
 
 -- A single call (claim.lua, complete.lua, create.lua; library.ts registers those three with it) takes the quick
 -- way of its batch first, as a batch of one entry would (outside history mode; `argv` ARGV, whose 1..4 are a
--- batch's common arguments and 5.. its entry), else begin() and the script, with the fields the quick way read.
+-- batch's common arguments and 5.. its entry), else begin() and the script.
 local function single(key, argv, quick, run)
-  local replies, fields
   if argv[2] ~= '1' then
-    replies, fields = quick(key, argv, nil, argv, 5, #argv - 4)
+    local replies = quick(key, argv, nil, argv, 5, #argv - 4)
     if replies then return replies[1] end
   end
   begin(key, argv)
-  if fields then loadWfFrom(fields) end
   return run(argv)
 end

@@ -117,10 +117,8 @@ end
 -- `begin(KEYS[1], ARGV); return RUN.<script>(ARGV)`), so a batch can run them too (create_many).
 local RUN = {}
 
-local loadWfFrom -- defined with the workflow state, below
-local function runGroup(wfKey, common, now, apply, argv, from, to, fields)
+local function runGroup(wfKey, common, now, apply, argv, from, to)
   begin(wfKey, common, now)
-  if fields then loadWfFrom(fields) end
   return apply(argv, from, to)
 end
 
@@ -136,8 +134,7 @@ end
   once for the whole batch.
   quick(wfKey, common, now, argv, from, n), when given and not in history mode, is tried first: the same
   transition for the common case without the per-call state (compact.lua). It answers the group's replies, or
-  nil when the general way must apply it, with the `wf` fields it read (loadWf's, which the general way then
-  takes instead of reading them again).
+  nil when the general way must apply it (which reads the workflow for itself).
 ]]
 local function batch(keys, argv, width, apply, quick)
   local t = redis.call('TIME')
@@ -147,10 +144,10 @@ local function batch(keys, argv, width, apply, quick)
   for g = 1, #keys do
     local n = tonumber(argv[at + 1])
     common[1] = argv[at]
-    local ok, replies, fields = true, nil, nil
-    if quick then ok, replies, fields = pcall(quick, keys[g], common, now, argv, at + 2, n) end
+    local ok, replies = true, nil
+    if quick then ok, replies = pcall(quick, keys[g], common, now, argv, at + 2, n) end
     if ok and not replies then
-      ok, replies = pcall(runGroup, keys[g], common, now, apply, argv, at + 2, at + 1 + n, fields)
+      ok, replies = pcall(runGroup, keys[g], common, now, apply, argv, at + 2, at + 1 + n)
     end
     if ok then
       for i = 1, #replies do out[#out + 1] = replies[i] end
@@ -251,14 +248,13 @@ local function stored()
 end
 
 -- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) W.cv keeps the fields as
--- read, its flat node among them (and, when `withSpec` (a claim), its spec text). loadWfFrom takes that read
--- made already in this call (a batch's quick way: lib.lua batch).
+-- read, its flat node among them (and, when `withSpec` (a claim), its spec text).
 local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec' }
 local WF_FIELDS_NO_SPEC = #WF_FIELDS - 1
 local function readWf(key, withSpec)
   return redis.call('HMGET', key, unpack(WF_FIELDS, 1, withSpec and #WF_FIELDS or WF_FIELDS_NO_SPEC))
 end
-function loadWfFrom(v)
+local function loadWfFrom(v)
   if not v[1] then return nil end
   W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
     km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
