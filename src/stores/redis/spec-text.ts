@@ -67,10 +67,14 @@ export class SpecTexts {
     return `{"args":${JSON.stringify(spec.args)}${this.tailOf(spec, depsText)}`;
   }
 
-  /** The text after the arguments, reused while the fields it writes are those of the last node. */
+  /**
+   * The text after the arguments, reused while the fields it writes are those of the last node; `}` at once when
+   * every part holds its default (most one-node workflows, each written by a SpecTexts of its own).
+   */
   private tailOf(spec: NodeSpec, depsText: string): string {
     if (this.tail !== undefined && spec.options === this.options && depsText === this.depsText && spec.input === this.input &&
       spec.errbacks === this.errbacks && spec.dispatch === this.dispatch) return this.tail;
+    if (allDefaults(spec, depsText)) return '}';
     this.options = spec.options;
     this.depsText = depsText;
     this.input = spec.input;
@@ -81,6 +85,32 @@ export class SpecTexts {
     return this.tail;
   }
 }
+
+/** True when no own enumerable key is in `value`. */
+function isEmptyObject(value: object): boolean {
+  for (const key in value) if (Object.hasOwn(value, key)) return false;
+  return true;
+}
+
+/**
+ * True when every part after the arguments holds its stored default ({@link SPEC_DEFAULTS}), checked without
+ * writing them: the texts `part` would compare are those of these values.
+ */
+function allDefaults(spec: NodeSpec, depsText: string): boolean {
+  const { options, input, errbacks, dispatch } = spec;
+  if (depsText !== SPEC_DEFAULTS.deps || input !== null || !Array.isArray(errbacks) || errbacks.length !== 0) return false;
+  if (typeof options !== 'object' || options === null || Array.isArray(options) || !isEmptyObject(options)) return false;
+  if (typeof dispatch !== 'object' || dispatch === null) return false;
+  let i = 0;
+  for (const key in dispatch) {
+    if (key !== DEFAULT_DISPATCH_KEYS[i]) return false;
+    i += 1;
+  }
+  return i === DEFAULT_DISPATCH_KEYS.length && dispatch.queue === 'default' && dispatch.countdownMs === 0 && dispatch.maxRedeliveries === 5;
+}
+
+/** The keys of the default dispatch, in the order of its stored text. */
+const DEFAULT_DISPATCH_KEYS = ['queue', 'countdownMs', 'maxRedeliveries'] as const;
 
 /** The stored text of one spec ({@link SpecTexts} for a graph of one node). */
 export function specText(spec: NodeSpec): string {
