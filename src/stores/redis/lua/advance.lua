@@ -322,6 +322,11 @@ local function claimOne(id, attempt, task, token, leaseMs)
     if rec.nb and NOW < rec.nb then return { CODE.EARLY, num(rec.nb - NOW) }, false end
     takeClaim(id, rec, token, leaseMs)
   end
+  -- The short reply (codes.ts claimFrom) when the claimed fields are all at their usual values: a task node
+  -- without parent input, retries or redeliveries, in a workflow without errbacks (every chord header).
+  if rec.ni and rec.rt == 0 and rec.rd == 0 and rec.k ~= 'errback' and W.ebn == 0 then
+    return { CODE.CLAIMED, already and 1 or 0, rcall('HGET', K.spec, id) }, not already
+  end
   return claimedFields({ CODE.CLAIMED, already and 1 or 0 }, id, rec), not already
 end
 
