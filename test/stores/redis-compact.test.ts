@@ -178,6 +178,45 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     });
   }
 
+  test('the initial record is kept only when it is not the default record of its task', async (t) => {
+    const { store, raw } = await open(t);
+    const plain = new Run(store);
+    await plain.create(sig('orders.charge', [1]));
+    const routed = new Run(store);
+    await routed.create(sig('orders.charge', [1], { queue: 'q1' }));
+    const quoted = new Run(store);
+    await quoted.create(sig('say "hi"\\', [1]));
+    const fields = async (run: Run): Promise<Array<string | null>> => raw.hmget(store.keys.key(run.id, 'wf'), '_rec', '_t', '_a', '_q');
+    assert.deepEqual(await fields(plain), [null, 'orders.charge', null, null]);
+    assert.deepEqual(await fields(routed), ['{"s":"pending","t":"orders.charge","qu":"q1","ni":true}', 'orders.charge', null, null]);
+    assert.deepEqual(await fields(quoted), [JSON.stringify({ s: 'pending', t: 'say "hi"\\', ni: true }), 'say "hi"\\', null, null]);
+    for (const [run, task, queue] of [[plain, 'orders.charge', 'default'], [routed, 'orders.charge', 'q1'], [quoted, 'say "hi"\\', 'default']] as const) {
+      const node = (await run.snapshot()).nodes[0]!;
+      assert.deepEqual([node.task, node.state, node.queue], [task, 'queued', queue]);
+      await assertInflatesUnseen(raw, store, run);
+    }
+  });
+
+  test('a compact workflow written by an earlier store (_q, _a and the default _rec stored) reads and moves as one written now', async (t) => {
+    const { store, raw } = await open(t);
+    const now = new Run(store);
+    await now.create(sig('one', [3]));
+    const before = new Run(store);
+    await before.create(sig('one', [3]));
+    const key = store.keys.key(before.id, 'wf');
+    const createdAt = (await raw.hget(key, 'createdAt'))!;
+    await raw.hset(key, '_q', createdAt, '_a', '1', '_rec', '{"s":"pending","t":"one","ni":true}');
+    const view = (snap: WorkflowSnapshot): unknown => snap.nodes.map((n) => [n.task, n.state, n.args, n.attempts, n.queue]);
+    assert.deepEqual(view(await before.snapshot()), view(await now.snapshot()));
+    const [a, b] = [await now.claim('n0'), await before.claim('n0')];
+    assert.deepEqual(b.node, a.node);
+    assert.deepEqual(view(await before.snapshot()), view(await now.snapshot()));
+    await assertInflatesUnseen(raw, store, before);
+    assert.equal((await before.complete('n0', b.token, 5)).settled, 'succeeded');
+    assert.equal((await now.complete('n0', a.token, 5)).settled, 'succeeded');
+    assert.deepEqual(view(await before.snapshot()), view(await now.snapshot()));
+  });
+
   test('fail, retry and cancel inflate first and behave as for any workflow', async (t) => {
     const { store, raw } = await open(t);
     const failed = new Run(store);

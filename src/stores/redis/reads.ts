@@ -49,15 +49,18 @@ export async function readSnapshot(client: Redis, keys: KeySpace, id: string): P
 
 /**
  * The node fields of the compact one-node layout (lua/compact.lua) a snapshot reads after `_id`: spec, initial
- * record, state, starts, started at, finished at, ignoreResult.
+ * record, state, starts, started at, finished at, ignoreResult, task.
  */
-const COMPACT_SNAPSHOT_FIELDS = ['_id', '_spec', '_rec', '_s', '_n', '_sa', '_fa', '_h'] as const;
+const COMPACT_SNAPSHOT_FIELDS = ['_id', '_spec', '_rec', '_s', '_n', '_sa', '_fa', '_h', '_t'] as const;
 
-/** The one node of a compact workflow: its record is the initial one with the flat fields folded in. */
+/**
+ * The one node of a compact workflow: its record is the initial one with the flat fields folded in. A compact
+ * workflow keeps no `_rec` when that is the default record of its task (compact.lua defaultRecord).
+ */
 function compactNodeSnapshot(id: string, fields: Array<string | null | undefined>, workflowResult?: string): NodeSnapshot {
-  const [specText, recText, state, starts, startedAt, finishedAt, hidden] = fields;
-  if (!specText || !recText || !state) throw new Error(`redis store: compact node ${id} is incomplete`);
-  const rec = parseNodeRecord(recText);
+  const [specText, recText, state, starts, startedAt, finishedAt, hidden, task] = fields;
+  if (!specText || !state || (!recText && !task)) throw new Error(`redis store: compact node ${id} is incomplete`);
+  const rec = parseNodeRecord(recText || `{"s":"pending","t":${JSON.stringify(task)},"ni":true}`);
   rec.s = state as NodeState;
   rec.n = Number(starts ?? 0);
   if (startedAt) rec.sa = Number(startedAt);

@@ -9,8 +9,8 @@
   under fields that start with `_`:
     _id    node id (its presence marks the layout)     _spec  NodeSpec JSON text (never decoded here)
     _rec   the node's initial record JSON (static fields: t and, where not at their default, k, qu, p, c, m, e, ni;
-           decoded only to inflate)
-    _t     task name       _s  state        _a  attempt     _nb  not before (only with a countdown)
+           decoded only to inflate); absent when it is the default record of task `_t` (defaultRecord)
+    _t     task name       _s  state        _nb  not before (only with a countdown); the attempt is always 1
     _tk    claim token     _lu lease until  _n  starts      _sa started at   _fa  finished at
     _h     '1': ignoreResult (the node's result is the workflow's `result`, shown unless _h)
   Claim and complete of such a workflow read and write these fields (no cjson, one key); every other
@@ -20,8 +20,9 @@
   republishes inflate, so a compact node has rt = rd = 0 and no sw, bo, x.
 ]]
 
--- The fields of the compact layout (HDEL on inflate). `_q` (queued at) was written by earlier versions of the
--- store; the node is queued when the workflow is created, so `createdAt` says the same and is read instead.
+-- The fields of the compact layout (HDEL on inflate). `_q` (queued at) and `_a` (attempt, always 1) were written
+-- by earlier versions of the store: the node is queued when the workflow is created, so `createdAt` says the same
+-- and is read instead.
 local COMPACT_FIELDS = { '_id', '_spec', '_rec', '_t', '_s', '_a', '_q', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h' }
 
 -- The 'settled' event of the workflow (events.ts): state, and a small succeeded result as raw JSON text, last.
@@ -39,6 +40,18 @@ local function allowed(machine, from, event, to, what, more)
   if not (machine[from] and machine[from][event] == to) then
     error('braid: illegal transition|' .. what .. (more or '') .. '|' .. from .. '|' .. event)
   end
+end
+
+-- A compact node's attempt: a retry, a redelivery or a replay inflates it first, so it never leaves attempt 1
+-- (not stored).
+local COMPACT_ATTEMPT = 1
+
+-- The initial record of a root task node at every default (encode.ts initialRecord: queue, countdown,
+-- maxRedeliveries, no priority, errbacks or input), whose task name needs no JSON escape: not stored in the
+-- compact layout (`_rec`), where `_t` says all of it. DEFAULT_RECORD matches it and captures the name.
+local DEFAULT_RECORD = '^{"s":"pending","t":"([^"\\%c]*)","ni":true}$'
+local function defaultRecord(task)
+  return '{"s":"pending","t":"' .. task .. '","ni":true}'
 end
 
 -- The task name in an initial record's JSON text (encode.ts initialRecord writes `{"s":"pending","t":"<name>"`
@@ -75,15 +88,19 @@ end
 -- later read and write.
 local function createCompact(key, id, specText, recText, due)
   allowed(NODE_T, 'pending', 'DEPS_MET', 'queued', id)
-  local km = compactHistory(BIT.wf, id, 'pending', 'queued', 1) or BIT.wf
+  local km = compactHistory(BIT.wf, id, 'pending', 'queued', COMPACT_ATTEMPT) or BIT.wf
   local now = num(NOW)
+  local task = string.match(recText, DEFAULT_RECORD)
+  if not task then
+    setWf(key, '_rec', recText)
+    task = recordTask(recText)
+  end
   if due > NOW then
     setWf(key, 'state', 'running', 'createdAt', now, 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
-      'km', km, '_id', id, '_spec', specText, '_rec', recText, '_t', recordTask(recText), '_s', 'queued', '_a', 1,
-      '_nb', num(due))
+      'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued', '_nb', num(due))
   else
     setWf(key, 'state', 'running', 'createdAt', now, 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
-      'km', km, '_id', id, '_spec', specText, '_rec', recText, '_t', recordTask(recText), '_s', 'queued', '_a', 1)
+      'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued')
   end
 end
 
@@ -91,11 +108,11 @@ end
 -- flat fields folded in), its sweep index entry and result; the compact fields go. A settled workflow's new
 -- keys get the retention its `wf` key has left. True when it inflated.
 local function inflate()
-  local v = rcall('HMGET', K.wf, '_id', '_spec', '_rec', '_s', '_a', 'createdAt', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h', 'result', 'km')
+  local v = rcall('HMGET', K.wf, '_id', '_spec', '_rec', '_s', '_t', 'createdAt', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h', 'result', 'km')
   local id = v[1]
   if not id then return false end
-  local rec = decodeRecord(v[3])
-  rec.s, rec.a, rec.q, rec.nb = v[4], tonumber(v[5]), tonumber(v[6]), tonumber(v[7])
+  local rec = decodeRecord(v[3] or defaultRecord(v[5]))
+  rec.s, rec.a, rec.q, rec.nb = v[4], COMPACT_ATTEMPT, tonumber(v[6]), tonumber(v[7])
   rec.tk, rec.lu, rec.n, rec.sa, rec.fa = v[8] or nil, tonumber(v[9]), tonumber(v[10]) or 0, tonumber(v[11]), tonumber(v[12])
   if v[13] == '1' then rec.h = true end
   local mask = bit.bor(tonumber(v[15]) or BIT.wf, ALWAYS_KEYS)
@@ -121,20 +138,20 @@ end
 -- (`v`, from `at` on: a quick claim reads just those, claimOne passes loadWf's, lib.lua WF_FIELDS, from 6 on).
 -- Written straight through, `km` only when the history bit is new; a claim leaves W unloaded (the next entry
 -- of a batch reads the workflow again).
-local CLAIM_FIELDS = { 'state', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec' }
+local CLAIM_FIELDS = { 'state', 'km', '_id', '_t', '_s', '_tk', '_nb', '_n', '_spec' }
 local function claimCompact(key, state, v, at, id, attempt, task, token, leaseMs)
   if id ~= v[at + 1] then return { CODE.ORPHAN } end
   if v[at + 2] ~= task then return { CODE.FORGED } end
-  local s, a = v[at + 3], tonumber(v[at + 4])
-  local already = s == 'running' and v[at + 5] == token and a == attempt
+  local s, a = v[at + 3], COMPACT_ATTEMPT
+  local already = s == 'running' and v[at + 4] == token and a == attempt
   if not already then
     if state ~= 'running' or a ~= attempt or (s ~= 'queued' and s ~= 'retrying') then return { CODE.STALE } end
-    local nb = tonumber(v[at + 6])
+    local nb = tonumber(v[at + 5])
     if nb and NOW < nb then return { CODE.EARLY, num(nb - NOW) } end
     allowed(NODE_T, s, 'CLAIM', 'running', id)
     local km0 = tonumber(v[at]) or ALL_KEYS_MASK
     local km = compactHistory(km0, id, s, 'running', a, token)
-    local lu, n = num(NOW + tonumber(leaseMs)), num((tonumber(v[at + 7]) or 0) + 1)
+    local lu, n = num(NOW + tonumber(leaseMs)), num((tonumber(v[at + 6]) or 0) + 1)
     if km and km ~= km0 then
       setWf(key, '_s', 'running', '_tk', token, '_lu', lu, '_n', n, '_sa', num(NOW), 'km', km)
     else
@@ -142,7 +159,7 @@ local function claimCompact(key, state, v, at, id, attempt, task, token, leaseMs
     end
   end
   W, WMASK = nil, 0 -- km included: nothing is left for flush()
-  return { CODE.CLAIMED, already and 1 or 0, v[at + 8] } -- the short form (codes.ts claimFrom)
+  return { CODE.CLAIMED, already and 1 or 0, v[at + 7] } -- the short form (codes.ts claimFrom)
 end
 
 -- The compact half of completeOne (advance.lua), on the fields of `wf` hash `key` in the order of
@@ -150,17 +167,17 @@ end
 -- the node succeeds and, being the only one, settles the workflow with its result (the recipe of a one-node
 -- workflow is that node); retention and event at once. Written straight through (`km` only when the history
 -- bit is new, `_h` only when set); a completion leaves W unloaded.
-local COMPLETE_FIELDS = { 'state', 'run', 'km', '_id', '_t', '_s', '_a', '_tk' }
+local COMPLETE_FIELDS = { 'state', 'run', 'km', '_id', '_t', '_s', '_tk' }
 local function completeCompact(key, state, run, v, at, id, token, result, ignoreResult)
   run = tonumber(run)
   if id ~= v[at + 1] then return { CODE.ORPHAN, '', run, 0 } end
-  if v[at + 5] ~= token then return { CODE.STALE, '', run, 0 } end
+  if v[at + 4] ~= token then return { CODE.STALE, '', run, 0 } end
   local s = v[at + 3]
   if s ~= 'running' then return { s == 'succeeded' and CODE.ALREADY or CODE.STALE, '', run, 0 } end
   allowed(NODE_T, 'running', 'SUCCEED', 'succeeded', id)
   allowed(WF_T, state, 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ', WF_ID)
   local km0 = tonumber(v[at]) or ALL_KEYS_MASK
-  local now, km = num(NOW), compactHistory(km0, id, 'running', 'succeeded', tonumber(v[at + 4]), token) or km0
+  local now, km = num(NOW), compactHistory(km0, id, 'running', 'succeeded', COMPACT_ATTEMPT, token) or km0
   if km ~= km0 then
     setWf(key, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now, 'km', km)
   else

@@ -249,7 +249,7 @@ end
 
 -- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) W.cv keeps the fields as
 -- read, its flat node among them (and, when `withSpec` (a claim), its spec text).
-local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_a', '_tk', '_nb', '_n', '_spec' }
+local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_tk', '_nb', '_n', '_spec' }
 local WF_FIELDS_NO_SPEC = #WF_FIELDS - 1
 local function readWf(key, withSpec)
   return redis.call('HMGET', key, unpack(WF_FIELDS, 1, withSpec and #WF_FIELDS or WF_FIELDS_NO_SPEC))
