@@ -178,7 +178,7 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     });
   }
 
-  test('the initial record is kept only when it is not the default record of its task', async (t) => {
+  test('the initial record is kept only when it is not the default record of its task; attempt and counters never are', async (t) => {
     const { store, raw } = await open(t);
     const plain = new Run(store);
     await plain.create(sig('orders.charge', [1]));
@@ -186,10 +186,15 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     await routed.create(sig('orders.charge', [1], { queue: 'q1' }));
     const quoted = new Run(store);
     await quoted.create(sig('say "hi"\\', [1]));
-    const fields = async (run: Run): Promise<Array<string | null>> => raw.hmget(store.keys.key(run.id, 'wf'), '_rec', '_t', '_a', '_q');
-    assert.deepEqual(await fields(plain), [null, 'orders.charge', null, null]);
-    assert.deepEqual(await fields(routed), ['{"s":"pending","t":"orders.charge","qu":"q1","ni":true}', 'orders.charge', null, null]);
-    assert.deepEqual(await fields(quoted), [JSON.stringify({ s: 'pending', t: 'say "hi"\\', ni: true }), 'say "hi"\\', null, null]);
+    const wf = (run: Run): string => store.keys.key(run.id, 'wf');
+    const fields = async (run: Run): Promise<Array<string | null>> => raw.hmget(wf(run), '_rec', '_t');
+    assert.deepEqual(await fields(plain), [null, 'orders.charge']);
+    assert.deepEqual(await fields(routed), ['{"s":"pending","t":"orders.charge","qu":"q1","ni":true}', 'orders.charge']);
+    assert.deepEqual(await fields(quoted), [JSON.stringify({ s: 'pending', t: 'say "hi"\\', ni: true }), 'say "hi"\\']);
+    // Neither the attempt nor the workflow counters are stored (compact.lua COMPACT_ATTEMPT, COMPACT_RUN).
+    for (const run of [plain, routed, quoted]) {
+      assert.deepEqual((await raw.hmget(wf(run), '_a', '_q', 'open', 'failed', 'ebn', 'run')).filter((v) => v !== null), []);
+    }
     for (const [run, task, queue] of [[plain, 'orders.charge', 'default'], [routed, 'orders.charge', 'q1'], [quoted, 'say "hi"\\', 'default']] as const) {
       const node = (await run.snapshot()).nodes[0]!;
       assert.deepEqual([node.task, node.state, node.queue], [task, 'queued', queue]);
@@ -197,7 +202,7 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     }
   });
 
-  test('a compact workflow written by an earlier store (_q, _a and the default _rec stored) reads and moves as one written now', async (t) => {
+  test('a compact workflow written by an earlier store (_q, _a, the default _rec and the counters stored) reads and moves as one written now', async (t) => {
     const { store, raw } = await open(t);
     const now = new Run(store);
     await now.create(sig('one', [3]));
@@ -205,7 +210,7 @@ describe('redis store: compact one-node workflows', { skip: redis.skip }, () => 
     await before.create(sig('one', [3]));
     const key = store.keys.key(before.id, 'wf');
     const createdAt = (await raw.hget(key, 'createdAt'))!;
-    await raw.hset(key, '_q', createdAt, '_a', '1', '_rec', '{"s":"pending","t":"one","ni":true}');
+    await raw.hset(key, '_q', createdAt, '_a', '1', '_rec', '{"s":"pending","t":"one","ni":true}', 'open', '1', 'failed', '0', 'ebn', '0', 'run', '0');
     const view = (snap: WorkflowSnapshot): unknown => snap.nodes.map((n) => [n.task, n.state, n.args, n.attempts, n.queue]);
     assert.deepEqual(view(await before.snapshot()), view(await now.snapshot()));
     const [a, b] = [await now.claim('n0'), await before.claim('n0')];

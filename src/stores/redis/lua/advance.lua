@@ -366,7 +366,7 @@ end
 -- One completion (complete.lua; complete_many applies each entry with it), without the write-back: the reply
 -- carries the continuation (or 0), the ready messages and the settled state this entry caused only.
 local function completeOne(id, token, result, ignoreResult, nextToken, nextLeaseMs, nextQueues)
-  if (W or loadWf()) and W.cv then return completeCompact(K.wf, W.cv[1], W.cv[5], W.cv, 6, id, token, result, ignoreResult) end
+  if (W or loadWf()) and W.cv then return completeCompact(K.wf, W.cv[1], W.cv, 6, id, token, result, ignoreResult) end
   local rec, code = guard(id, token, 'succeeded')
   if not rec then return { code, '', W and W.run or 0, code == CODE.ALREADY and continuedBefore(id, nextToken) or 0 } end
   if ignoreResult == '1' then rec.h = true end

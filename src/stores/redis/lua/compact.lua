@@ -4,8 +4,8 @@
   script by itself.
 
   Most workflows a task queue sees are one task. create.lua stores such a workflow (one root node whose result
-  is the workflow's, no errbacks) in its `wf` hash alone (and `hist` in history mode): the workflow fields as
-  usual (state, createdAt, open, failed, ebn, run, km; no `recipe`, see compactRecipe) plus the node, flat,
+  is the workflow's, no errbacks) in its `wf` hash alone (and `hist` in history mode): the workflow fields
+  state, createdAt, km (no `recipe`, see compactRecipe; no open, failed, ebn, run: COMPACT_RUN) plus the node, flat,
   under fields that start with `_`:
     _id    node id (its presence marks the layout)     _spec  NodeSpec JSON text (never decoded here)
     _rec   the node's initial record JSON (static fields: t and, where not at their default, k, qu, p, c, m, e, ni;
@@ -45,6 +45,11 @@ end
 -- A compact node's attempt: a retry, a redelivery or a replay inflates it first, so it never leaves attempt 1
 -- (not stored).
 local COMPACT_ATTEMPT = 1
+
+-- A compact workflow's workflow counters, not stored either (lib.lua loadWfFrom fills them in, inflate writes
+-- them): `run` 0 (a replay inflates first), `failed` 0 (so does a failure), `ebn` 0 (no errbacks), `open` 1
+-- while running and 0 once settled (its one node).
+local COMPACT_RUN = 0
 
 -- The initial record of a root task node at every default (encode.ts initialRecord: queue, countdown,
 -- maxRedeliveries, no priority, errbacks or input), whose task name needs no JSON escape: not stored in the
@@ -96,11 +101,10 @@ local function createCompact(key, id, specText, recText, due)
     task = recordTask(recText)
   end
   if due > NOW then
-    setWf(key, 'state', 'running', 'createdAt', now, 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
-      'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued', '_nb', num(due))
+    setWf(key, 'state', 'running', 'createdAt', now, 'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued',
+      '_nb', num(due))
   else
-    setWf(key, 'state', 'running', 'createdAt', now, 'open', 1, 'failed', 0, 'ebn', 0, 'run', 0,
-      'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued')
+    setWf(key, 'state', 'running', 'createdAt', now, 'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued')
   end
 end
 
@@ -108,7 +112,7 @@ end
 -- flat fields folded in), its sweep index entry and result; the compact fields go. A settled workflow's new
 -- keys get the retention its `wf` key has left. True when it inflated.
 local function inflate()
-  local v = rcall('HMGET', K.wf, '_id', '_spec', '_rec', '_s', '_t', 'createdAt', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h', 'result', 'km')
+  local v = rcall('HMGET', K.wf, '_id', '_spec', '_rec', '_s', '_t', 'createdAt', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h', 'result', 'km', 'state')
   local id = v[1]
   if not id then return false end
   local rec = decodeRecord(v[3] or defaultRecord(v[5]))
@@ -128,7 +132,8 @@ local function inflate()
     written[#written + 1] = K.res
   end
   rcall('HDEL', K.wf, unpack(COMPACT_FIELDS))
-  put('HSET', K.wf, 'km', mask, 'recipe', compactRecipe(id))
+  local open = v[16] == 'running' and 1 or 0
+  put('HSET', K.wf, 'km', mask, 'recipe', compactRecipe(id), 'open', open, 'failed', 0, 'ebn', 0, 'run', COMPACT_RUN)
   local ttl = rcall('PTTL', K.wf)
   if ttl > 0 then for _, key in ipairs(written) do rcall('PEXPIRE', key, ttl) end end
   return true
@@ -163,13 +168,13 @@ local function claimCompact(key, state, v, at, id, attempt, task, token, leaseMs
 end
 
 -- The compact half of completeOne (advance.lua), on the fields of `wf` hash `key` in the order of
--- COMPLETE_FIELDS (`v`, from `at` on; completeOne passes loadWf's, lib.lua WF_FIELDS, from 6 on, with the run):
+-- COMPLETE_FIELDS (`v`, from `at` on; completeOne passes loadWf's, lib.lua WF_FIELDS, from 6 on):
 -- the node succeeds and, being the only one, settles the workflow with its result (the recipe of a one-node
 -- workflow is that node); retention and event at once. Written straight through (`km` only when the history
 -- bit is new, `_h` only when set); a completion leaves W unloaded.
-local COMPLETE_FIELDS = { 'state', 'run', 'km', '_id', '_t', '_s', '_tk' }
-local function completeCompact(key, state, run, v, at, id, token, result, ignoreResult)
-  run = tonumber(run)
+local COMPLETE_FIELDS = { 'state', 'km', '_id', '_t', '_s', '_tk' }
+local function completeCompact(key, state, v, at, id, token, result, ignoreResult)
+  local run = COMPACT_RUN
   if id ~= v[at + 1] then return { CODE.ORPHAN, '', run, 0 } end
   if v[at + 4] ~= token then return { CODE.STALE, '', run, 0 } end
   local s = v[at + 3]
@@ -179,9 +184,9 @@ local function completeCompact(key, state, run, v, at, id, token, result, ignore
   local km0 = tonumber(v[at]) or ALL_KEYS_MASK
   local now, km = num(NOW), compactHistory(km0, id, 'running', 'succeeded', COMPACT_ATTEMPT, token) or km0
   if km ~= km0 then
-    setWf(key, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now, 'km', km)
+    setWf(key, 'state', 'succeeded', 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now, 'km', km)
   else
-    setWf(key, 'state', 'succeeded', 'open', 0, 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now)
+    setWf(key, 'state', 'succeeded', 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now)
   end
   if ignoreResult == '1' then setWf(key, '_h', '1') end
   rcall('PEXPIRE', key, RETENTION)
@@ -214,9 +219,9 @@ end
 local function quickComplete(key, common, now, argv, from, n)
   if n ~= 7 then return nil end
   local v = redis.call('HMGET', key, unpack(COMPLETE_FIELDS))
-  if not v[4] or bit.band(tonumber(v[3]) or ALL_KEYS_MASK, BIT.hist) ~= 0 then return nil end
+  if not v[3] or bit.band(tonumber(v[2]) or ALL_KEYS_MASK, BIT.hist) ~= 0 then return nil end
   enter(common, now)
-  return { completeCompact(key, v[1], v[2], v, 3, argv[from], argv[from + 1], argv[from + 2], argv[from + 3]) }
+  return { completeCompact(key, v[1], v, 2, argv[from], argv[from + 1], argv[from + 2], argv[from + 3]) }
 end
 
 -- create_many's: the compact case of create.lua (compactCreate) for a fresh id, whose leftover keys create.lua

@@ -258,7 +258,12 @@ local function loadWfFrom(v)
   if not v[1] then return nil end
   W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
     km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
-  if v[7] then W.cv = v end
+  if v[7] then
+    -- The compact layout keeps no counters (compact.lua COMPACT_RUN); an earlier store's hold the same values.
+    W.cv = v
+    W.open = W.open or (v[1] == 'running' and 1 or 0)
+    W.failed, W.ebn, W.run = W.failed or 0, W.ebn or 0, W.run or 0
+  end
   stored()
   return W
 end

@@ -38,7 +38,7 @@
 -- where every field read is a scan).
 local peek = rcall('HMGET', K.wf, 'state', 'run', '_id', '_s', '_lu', 'createdAt', '_nb', 'cz')
 if not peek[1] then return { CODE.MISSING } end
-local run = tonumber(peek[2])
+local run = tonumber(peek[2]) or 0 -- a compact workflow stores no run (compact.lua COMPACT_RUN)
 if peek[1] ~= 'running' then
   if not peek[8] then return { CODE.NOT_RUNNING, peek[1], run } end
   -- A cancel left half done (its caller went away): its next step; indexed until the last.
