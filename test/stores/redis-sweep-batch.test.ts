@@ -112,6 +112,31 @@ describe('redis store: the sweep by slot', { skip: redis.skip }, () => {
     assert.notEqual(await raw.zscore(store.keys.active, idle.id), null);
   });
 
+  test('idle, settled and missing workflows are answered from their peek (the quick way) as sweep answers them', async (t) => {
+    const { store, raw } = await open(t);
+    const [queued, held, done, general] = [0, 1, 2, 3].map(() => new Run(store, store.mintWorkflowId())) as [Run, Run, Run, Run];
+    await Promise.all([queued, held, done].map((run) => run.create(sig('t'))).concat(general.create(chain(sig('a'), sig('b')))));
+    await held.claim('n0', { leaseMs: 3_600_000 });
+    const finished = await done.claim('n0');
+    await done.complete('n0', finished.token, 'ok');
+    // An index entry whose workflow does not exist (its create never ran): kept for the missing grace.
+    const missing = store.mintWorkflowId();
+    await raw.zadd(store.keys.active, 0, missing);
+    const runs = [queued, held, done, general];
+    const before = await Promise.all(runs.map((run) => run.snapshot()));
+    for (let sweep = 0; sweep < 2; sweep++) {
+      const result = await store.sweep({ republishAfterMs: 3_600_000, limit: 1_000 });
+      assert.deepEqual([result.ready, result.redelivered, result.lost, result.settled], [[], 0, 0, []]);
+    }
+    assert.deepEqual(await Promise.all(runs.map((run) => run.snapshot())), before, 'nothing moved');
+    assert.equal(await raw.zscore(store.keys.active, done.id), null, 'the settled workflow leaves the index');
+    for (const run of [queued, held, general]) assert.notEqual(await raw.zscore(store.keys.active, run.id), null);
+    assert.notEqual(await raw.zscore(store.keys.active, missing), null, 'a missing workflow stays for its grace');
+    // And once due, the same workflows are acted on: the queued roots are republished.
+    const due = await store.sweep({ republishAfterMs: 0, limit: 1_000 });
+    assert.deepEqual(due.ready.map((m) => m.workflowId).sort(), [queued.id, general.id].sort());
+  });
+
   test('a sweep_many call keeps to its budget; the next sweep goes on from where it stopped', async (t) => {
     const { store } = await open(t);
     // Twenty workflows of three roots each, minted in one tick: a page of ten holds 30 unclaimed nodes.

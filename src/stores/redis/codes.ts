@@ -152,8 +152,13 @@ export type SweepOne =
   | { status: 'not_running'; state: WorkflowState; run: number }
   | { status: 'missing' };
 
-/** A per-workflow sweep's reply. */
-export function sweepFrom(reply: Reply, workflowId: string): SweepOne {
+/** What a sweep found in an idle workflow: nothing (never changed by its readers). */
+const IDLE_SWEEP: SweepOne = Object.freeze({ status: 'ok', redelivered: 0, lost: 0, run: 0, ready: Object.freeze([]) as unknown as ReadyNode[] });
+
+/** A per-workflow sweep's reply: `{ code, ... }`, or the bare code OK for an idle workflow (sweep_many's quick way). */
+export function sweepFrom(reply: Reply | number, workflowId: string): SweepOne {
+  // An idle workflow of sweep_many's quick way (lua/compact.lua quickSweep): the bare code, nothing found.
+  if (typeof reply === 'number') return reply === CODE.OK ? IDLE_SWEEP : unexpected(reply);
   const code = Number(reply[0]);
   if (code === CODE.MISSING) return { status: 'missing' };
   if (code === CODE.NOT_RUNNING) return { status: 'not_running', state: String(reply[1]) as WorkflowState, run: Number(reply[2]) };

@@ -180,9 +180,9 @@ export class Sweeper {
     const { republishAfterMs, redeliveredRepublishAfterMs } = options;
     const params = [String(republishAfterMs), String(budget), this.lostError, redeliveredRepublishAfterMs === undefined ? '' : String(redeliveredRepublishAfterMs)];
     const keys = ids.map((id) => this.keys.wf(id));
-    const replies: Reply[] = ids.length === 1
+    const replies: Array<Reply | number> = ids.length === 1
       ? [await this.scripts.run('sweep', keys, [...this.common(ids[0]!), ...params])]
-      : ((await this.scripts.run('sweep_many', keys, [...this.shared, ...params, ...ids])) as unknown as Reply[]);
+      : ((await this.scripts.run('sweep_many', keys, [...this.shared, ...params, ...ids])) as unknown as Array<Reply | number>);
     if (!Array.isArray(replies) || replies.length !== ids.length) {
       throw new Error(`redis store: sweep_many answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${ids.length} workflows`);
     }

@@ -243,6 +243,29 @@ local function compactIdle(after, s, lu, q, nb)
   return true
 end
 
+-- The fields a sweep looks at first (sweep.lua): the state and run that answer for a settled workflow, and a
+-- compact node's state, lease, queued and due times; `cz` marks a cancel left half done.
+local SWEEP_PEEK = { 'state', 'run', '_id', '_s', '_lu', 'createdAt', '_nb', 'cz' }
+
+-- sweep_many's quick way: what sweep.lua answers a missing, a settled or an idle compact workflow (this last as
+-- the bare code OK, codes.ts sweepFrom), from its peek alone, without the per-call state of begin() (which cost a sweep of 10,000 idle compact workflows 14 µs of
+-- Redis each); nil when the workflow needs the general way (a running workflow in the general layout, a compact
+-- one whose node the sweep must move, a cancel to step on). `after` republishAfterMs, `budget` what the call
+-- has left.
+local function quickSweep(key, common, now, after, budget)
+  local peek = redis.call('HMGET', key, unpack(SWEEP_PEEK))
+  if not peek[1] then return { CODE.MISSING } end
+  local run = tonumber(peek[2]) or COMPACT_RUN
+  if peek[1] ~= 'running' then
+    if peek[8] then return nil end
+    return { CODE.NOT_RUNNING, peek[1], run }
+  end
+  if not peek[3] then return nil end
+  enter(common, now)
+  if budget <= 0 or compactIdle(after, peek[4], peek[5], peek[6], peek[7]) then return CODE.OK end -- idle: the short form
+  return nil
+end
+
 -- A single call (claim.lua, complete.lua, create.lua; library.ts registers those three with it) takes the quick
 -- way of its batch first, as a batch of one entry would (outside history mode; `argv` ARGV, whose 1..4 are a
 -- batch's common arguments and 5.. its entry), else begin() and the script.

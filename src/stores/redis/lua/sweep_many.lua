@@ -1,6 +1,7 @@
 --[[
   sweep_many: the sweeps of several workflows whose keys share a cluster slot (sweeper.ts groups the ids of the
-  global index by slot), each applied exactly as sweep.lua applies one, with its own per-call state (lib.lua
+  global index by slot), each answered as sweep.lua answers one: a missing, settled or idle compact workflow from
+  its peek alone (compact.lua quickSweep), any other by sweep.lua itself, with its own per-call state (lib.lua
   begin). A sweep is idempotent, so a batch sent twice applies once; what a sweep finds due it acts on once.
 
   Input:
@@ -14,8 +15,9 @@
     ARGV[7 + g]  the g-th workflow's id
 
   Output:
-    one reply per workflow, in order, each as sweep.lua returns it; { CODE.ERROR, message } for a workflow
-    whose sweep raised an error (the others are unaffected)
+    one reply per workflow, in order, each as sweep.lua returns it, except that an idle workflow answers the bare
+    CODE.OK (compact.lua quickSweep); { CODE.ERROR, message } for a workflow whose sweep raised an error (the
+    others are unaffected)
 
   Events: as sweep.lua, per workflow.
 ]]
@@ -24,15 +26,20 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local common = { '', ARGV[1], ARGV[2], ARGV[3] }
 local args = { '', ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] }
 local function sweepOne() return RUN.sweep(args) end
-local out, left = {}, tonumber(ARGV[5])
+local out, left, after = {}, tonumber(ARGV[5]), tonumber(ARGV[4])
 for g = 1, #KEYS do
   common[1] = ARGV[7 + g]
-  args[1] = ARGV[7 + g]
-  args[6] = num(math.max(0, left))
-  local ok, reply = pcall(runGroup, KEYS[g], common, now, sweepOne)
+  -- Most workflows need nothing: compact.lua quickSweep answers those from one HMGET; the rest (and any error
+  -- it meets) take the general way, which raises the error again for the reply below.
+  local ok, reply = pcall(quickSweep, KEYS[g], common, now, after, left)
+  if not (ok and reply) then
+    args[1] = ARGV[7 + g]
+    args[6] = num(math.max(0, left))
+    ok, reply = pcall(runGroup, KEYS[g], common, now, sweepOne)
+  end
   if ok then
     out[g] = reply
-    if reply[1] == CODE.OK then left = left - (#reply - 6) / 6 end
+    if type(reply) == 'table' and reply[1] == CODE.OK then left = left - (#reply - 6) / 6 end
   else out[g] = { CODE.ERROR, type(reply) == 'table' and reply.err or tostring(reply) } end
 end
 return out
