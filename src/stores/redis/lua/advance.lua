@@ -14,7 +14,7 @@ local function markReady(id, rec)
   move(id, rec, 'DEPS_MET')
   rec.q = NOW
   rec.nb = NOW + rec.c
-  readyMessage(id, rec, num(rec.c))
+  readyMessage(id, rec, numNow(rec.c))
 end
 
 local function setResult(id, rec, text)
@@ -176,7 +176,7 @@ local function flush()
     if set1 and (set1 ~= set0 or score1 ~= score0) then
       local list
       if set1 == 'L' then addL = addL or {}; list = addL else addR = addR or {}; list = addR end
-      list[#list + 1] = num(score1); list[#list + 1] = id
+      list[#list + 1] = numNow(score1); list[#list + 1] = id
     end
     ORIG_SET[id], ORIG_SCORE[id] = set1, score1
   end

@@ -94,7 +94,7 @@ end
 local function createCompact(key, id, specText, recText, due)
   allowed(NODE_T, 'pending', 'DEPS_MET', 'queued', id)
   local km = compactHistory(BIT.wf, id, 'pending', 'queued', COMPACT_ATTEMPT) or BIT.wf
-  local now = num(NOW)
+  local now = numNow(NOW)
   local task = string.match(recText, DEFAULT_RECORD)
   if not task then
     setWf(key, '_rec', recText)
@@ -102,7 +102,7 @@ local function createCompact(key, id, specText, recText, due)
   end
   if due > NOW then
     setWf(key, 'state', 'running', 'createdAt', now, 'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued',
-      '_nb', num(due))
+      '_nb', numNow(due))
   else
     setWf(key, 'state', 'running', 'createdAt', now, 'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued')
   end
@@ -156,11 +156,11 @@ local function claimCompact(key, state, v, at, id, attempt, task, token, leaseMs
     allowed(NODE_T, s, 'CLAIM', 'running', id)
     local km0 = tonumber(v[at]) or ALL_KEYS_MASK
     local km = compactHistory(km0, id, s, 'running', a, token)
-    local lu, n = num(NOW + tonumber(leaseMs)), num((tonumber(v[at + 6]) or 0) + 1)
+    local lu, n = numNow(NOW + tonumber(leaseMs)), numNow((tonumber(v[at + 6]) or 0) + 1)
     if km and km ~= km0 then
-      setWf(key, '_s', 'running', '_tk', token, '_lu', lu, '_n', n, '_sa', num(NOW), 'km', km)
+      setWf(key, '_s', 'running', '_tk', token, '_lu', lu, '_n', n, '_sa', numNow(NOW), 'km', km)
     else
-      setWf(key, '_s', 'running', '_tk', token, '_lu', lu, '_n', n, '_sa', num(NOW))
+      setWf(key, '_s', 'running', '_tk', token, '_lu', lu, '_n', n, '_sa', numNow(NOW))
     end
   end
   W, WMASK = nil, 0 -- km included: nothing is left for flush()
@@ -182,7 +182,7 @@ local function completeCompact(key, state, v, at, id, token, result, ignoreResul
   allowed(NODE_T, 'running', 'SUCCEED', 'succeeded', id)
   allowed(WF_T, state, 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ', WF_ID)
   local km0 = tonumber(v[at]) or ALL_KEYS_MASK
-  local now, km = num(NOW), compactHistory(km0, id, 'running', 'succeeded', COMPACT_ATTEMPT, token) or km0
+  local now, km = numNow(NOW), compactHistory(km0, id, 'running', 'succeeded', COMPACT_ATTEMPT, token) or km0
   if km ~= km0 then
     setWf(key, 'state', 'succeeded', 'settledAt', now, 'result', result, '_s', 'succeeded', '_fa', now, 'km', km)
   else
