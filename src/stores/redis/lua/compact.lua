@@ -26,12 +26,14 @@
 local COMPACT_FIELDS = { '_id', '_spec', '_rec', '_t', '_s', '_a', '_q', '_nb', '_tk', '_lu', '_n', '_sa', '_fa', '_h' }
 
 -- The 'settled' event of the workflow (events.ts): state, and a small succeeded result as raw JSON text, last.
+-- The id is quoted as it is: a workflow id is `A-Za-z0-9._:-` only (runtime/ids.ts; keys.ts checks every id
+-- before a script is called), so its JSON is itself in quotes, and cjson.encode cost more than the rest (one
+-- concatenation: 0.17-0.22 µs against 0.57-0.73, a scratch EVAL loop).
 local function settledEvent(state, result)
-  local event = '{"type":"settled","workflowId":' .. cjson.encode(WF_ID) .. ',"state":"' .. state .. '"'
   if state == 'succeeded' and result and #result <= SETTLED_RESULT_MAX_BYTES then
-    event = event .. ',"result":' .. result
+    return '{"type":"settled","workflowId":"' .. WF_ID .. '","state":"succeeded","result":' .. result .. '}'
   end
-  return event .. '}'
+  return '{"type":"settled","workflowId":"' .. WF_ID .. '","state":"' .. state .. '"}'
 end
 
 -- Checks a machine move the compact code makes without move(): a refused one is a bug, as in move(). The
