@@ -46,9 +46,10 @@ export function createFrom(reply: Reply): { created: boolean; settled?: Workflow
 
 /**
  * A claim's reply: `{ CLAIMED, already, spec, has input, input, attempt, retries, redeliveries, kind, errback count }`,
- * or for the one node of a compact workflow (lua/compact.lua claimCompact) `{ CLAIMED, already, spec }`: a task
- * without parent input, errbacks, retries or redeliveries, claimed under the attempt asked for (the claim
- * succeeds only then). `task`, `attempt`: the claim's request.
+ * or the short form `{ CLAIMED, already, spec }` when those fields hold their usual values (the node of a compact
+ * workflow, lua/compact.lua claimCompact; a task node without parent input, retries or redeliveries in a
+ * workflow without errbacks, lua/advance.lua claimOne), claimed under the attempt asked for (a claim succeeds
+ * only then). `task`, `attempt`: the claim's request.
  */
 export function claimFrom(reply: Reply, task: string, attempt: number): ClaimResult {
   const code = Number(reply[0]);
@@ -58,15 +59,15 @@ export function claimFrom(reply: Reply, task: string, attempt: number): ClaimRes
   if (code === CODE.EARLY) return { status: 'early', delayMs: Number(reply[1]) };
   if (code !== CODE.CLAIMED) return unexpected(code);
   const already = Number(reply[1]) === 1;
-  if (reply.length === COMPACT_CLAIM_SLOTS) return { status: 'claimed', already, node: compactClaimedFrom(String(reply[2]), task, attempt) };
+  if (reply.length === SHORT_CLAIM_SLOTS) return { status: 'claimed', already, node: usualClaimedFrom(String(reply[2]), task, attempt) };
   return { status: 'claimed', already, node: claimedFrom(reply, 2, task) };
 }
 
-/** Slots of a compact claim's reply. */
-const COMPACT_CLAIM_SLOTS = 3;
+/** Slots of a claim's short reply. */
+const SHORT_CLAIM_SLOTS = 3;
 
-/** The claimed node of a compact workflow from its spec text: no input, retries, redeliveries or errbacks. */
-function compactClaimedFrom(specText: string, task: string, attempt: number): ClaimedNode {
+/** A claimed node whose claimed fields hold their usual values, from its spec text: no input, retries, redeliveries or errbacks. */
+function usualClaimedFrom(specText: string, task: string, attempt: number): ClaimedNode {
   const spec = parseSpecText(specText, task);
   return {
     task: spec.task, args: spec.args, options: spec.options, attempt, retries: 0, redeliveries: 0, kind: 'task',
