@@ -98,16 +98,14 @@ local function createCompact(key, id, specText, recText, due)
   local km = compactHistory(BIT.wf, id, 'pending', 'queued', COMPACT_ATTEMPT) or BIT.wf
   local now = numNow(NOW)
   local task = string.match(recText, DEFAULT_RECORD)
-  if not task then
-    setWf(key, '_rec', recText)
-    task = recordTask(recText)
-  end
-  if due > NOW then
-    setWf(key, 'state', 'running', 'createdAt', now, 'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued',
-      '_nb', numNow(due))
-  else
+  if task and due <= NOW then
     setWf(key, 'state', 'running', 'createdAt', now, 'km', km, '_id', id, '_spec', specText, '_t', task, '_s', 'queued')
+    return
   end
+  local fields = { 'state', 'running', 'createdAt', now, 'km', km, '_id', id, '_spec', specText, '_t', task or recordTask(recText), '_s', 'queued' }
+  if not task then fields[#fields + 1] = '_rec'; fields[#fields + 1] = recText end
+  if due > NOW then fields[#fields + 1] = '_nb'; fields[#fields + 1] = numNow(due) end
+  setWf(key, unpack(fields))
 end
 
 -- Turns a compact workflow into the general layout (no-op for any other): order, spec, node (record with the
