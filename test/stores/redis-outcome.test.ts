@@ -10,7 +10,7 @@ import { chord, sig } from '../../src/canvas/builders.js';
 import { readOutcome } from '../../src/stores/redis/reads.js';
 import { Run } from '../contracts/store/harness.js';
 import { FileRedis } from '../support/file-redis.js';
-import { monitor } from '../support/redis-monitor.js';
+import { monitor, until } from '../support/redis-monitor.js';
 import { requireRedis } from '../support/services.js';
 
 const redis = await requireRedis();
@@ -27,9 +27,11 @@ describe('redis store: the outcome of a failed workflow', { skip: redis.skip }, 
     await run.runFail('n1');
     const seen = await monitor(await files.url());
     const outcome = await store.outcome(run.id);
+    const nodeKey = store.keys.key(run.id, 'node');
+    // MONITOR's stream lags the replies: wait until it shows the read of the records before stopping it.
+    await until(seen.seen, (s) => s.args[1] === nodeKey);
     seen.stop();
     assert.deepEqual([outcome?.state, outcome?.failures.map((f) => f.nodeId)], ['failed', ['n1', 'n3']]);
-    const nodeKey = store.keys.key(run.id, 'node');
     const onNodes = seen.seen.filter((s) => s.args[1] === nodeKey).map((s) => [s.args[0]!.toUpperCase(), ...s.args.slice(1)]);
     assert.deepEqual(onNodes, [['HMGET', nodeKey, 'n1', 'n3']], 'no HGETALL of every record');
   });
