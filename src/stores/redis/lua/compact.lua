@@ -48,7 +48,7 @@ end
 -- (not stored).
 local COMPACT_ATTEMPT = 1
 
--- A compact workflow's workflow counters, not stored either (lib.lua loadWfFrom fills them in, inflate writes
+-- A compact workflow's workflow counters, not stored either (lib.lua loadWf fills them in, inflate writes
 -- them): `run` 0 (a replay inflates first), `failed` 0 (so does a failure), `ebn` 0 (no errbacks), `open` 1
 -- while running and 0 once settled (its one node).
 local COMPACT_RUN = 0
@@ -143,12 +143,13 @@ end
 -- (`v`, from `at` on: a quick claim reads just those, claimOne passes loadWf's, lib.lua WF_FIELDS, from 6 on).
 -- Written straight through, `km` only when the history bit is new; a claim leaves W unloaded (the next entry
 -- of a batch reads the workflow again).
-local CLAIM_FIELDS = { 'state', 'km', '_id', '_t', '_s', '_tk', '_nb', '_n', '_spec' }
+-- The fields are in an order a completion reads the first five of (COMPLETE_FIELDS).
+local CLAIM_FIELDS = { 'state', 'km', '_id', '_s', '_tk', '_t', '_nb', '_n', '_spec' }
 local function claimCompact(key, state, v, at, id, attempt, task, token, leaseMs)
   if id ~= v[at + 1] then return { CODE.ORPHAN } end
-  if v[at + 2] ~= task then return { CODE.FORGED } end
-  local s, a = v[at + 3], COMPACT_ATTEMPT
-  local already = s == 'running' and v[at + 4] == token and a == attempt
+  if v[at + 4] ~= task then return { CODE.FORGED } end
+  local s, a = v[at + 2], COMPACT_ATTEMPT
+  local already = s == 'running' and v[at + 3] == token and a == attempt
   if not already then
     if state ~= 'running' or a ~= attempt or (s ~= 'queued' and s ~= 'retrying') then return { CODE.STALE } end
     local nb = tonumber(v[at + 5])
@@ -172,12 +173,12 @@ end
 -- the node succeeds and, being the only one, settles the workflow with its result (the recipe of a one-node
 -- workflow is that node); retention and event at once. Written straight through (`km` only when the history
 -- bit is new, `_h` only when set); a completion leaves W unloaded.
-local COMPLETE_FIELDS = { 'state', 'km', '_id', '_t', '_s', '_tk' }
+local COMPLETE_FIELDS = { 'state', 'km', '_id', '_s', '_tk' } -- CLAIM_FIELDS' first five
 local function completeCompact(key, state, v, at, id, token, result, ignoreResult)
   local run = COMPACT_RUN
   if id ~= v[at + 1] then return { CODE.ORPHAN, '', run, 0 } end
-  if v[at + 4] ~= token then return { CODE.STALE, '', run, 0 } end
-  local s = v[at + 3]
+  if v[at + 3] ~= token then return { CODE.STALE, '', run, 0 } end
+  local s = v[at + 2]
   if s ~= 'running' then return { s == 'succeeded' and CODE.ALREADY or CODE.STALE, '', run, 0 } end
   allowed(NODE_T, 'running', 'SUCCEED', 'succeeded', id)
   allowed(WF_T, state, 'SETTLE_SUCCEEDED', 'succeeded', 'workflow ', WF_ID)
@@ -250,20 +251,29 @@ local SWEEP_PEEK = { 'state', 'run', '_id', '_s', '_lu', 'createdAt', '_nb', 'cz
 -- sweep_many's quick way: what sweep.lua answers a missing, a settled or an idle compact workflow (this last as
 -- the bare code OK, codes.ts sweepFrom), from its peek alone, without the per-call state of begin() (which cost a sweep of 10,000 idle compact workflows 14 µs of
 -- Redis each); nil when the workflow needs the general way (a running workflow in the general layout, a compact
--- one whose node the sweep must move, a cancel to step on). `after` republishAfterMs, `budget` what the call
--- has left.
+-- one whose node the sweep must move, a cancel to step on), whose peek sweep.lua then takes over (sweepPeek).
+-- `after` republishAfterMs, `budget` what the call has left.
+local PEEKED = { key = nil, fields = nil }
 local function quickSweep(key, common, now, after, budget)
   local peek = redis.call('HMGET', key, unpack(SWEEP_PEEK))
   if not peek[1] then return { CODE.MISSING } end
   local run = tonumber(peek[2]) or COMPACT_RUN
-  if peek[1] ~= 'running' then
-    if peek[8] then return nil end
+  if peek[1] == 'running' and peek[3] then
+    enter(common, now)
+    if budget <= 0 or compactIdle(after, peek[4], peek[5], peek[6], peek[7]) then return CODE.OK end -- idle: the short form
+  elseif peek[1] ~= 'running' and not peek[8] then
     return { CODE.NOT_RUNNING, peek[1], run }
   end
-  if not peek[3] then return nil end
-  enter(common, now)
-  if budget <= 0 or compactIdle(after, peek[4], peek[5], peek[6], peek[7]) then return CODE.OK end -- idle: the short form
+  PEEKED.key, PEEKED.fields = key, peek
   return nil
+end
+
+-- sweep.lua's peek of `key`: the one quickSweep read just before it handed this workflow to the general way (in
+-- the same script, nothing written between), else a fresh HMGET.
+local function sweepPeek(key)
+  local fields = PEEKED.key == key and PEEKED.fields or nil
+  PEEKED.key, PEEKED.fields = nil, nil
+  return fields or rcall('HMGET', key, unpack(SWEEP_PEEK))
 end
 
 -- A single call (claim.lua, complete.lua, create.lua; library.ts registers those three with it) takes the quick

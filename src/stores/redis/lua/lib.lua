@@ -263,13 +263,12 @@ local function stored()
 end
 
 -- Loads the workflow fields into W; for a workflow in the compact layout (compact.lua) W.cv keeps the fields as
--- read, its flat node among them (and, when `withSpec` (a claim), its spec text).
-local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_t', '_s', '_tk', '_nb', '_n', '_spec' }
+-- read, its flat node among them (and, when `withSpec` (a claim), its spec text). The compact fields come in
+-- the order of compact.lua's CLAIM_FIELDS from `km` on, so claimCompact and completeCompact read either.
+local WF_FIELDS = { 'state', 'open', 'failed', 'ebn', 'run', 'km', '_id', '_s', '_tk', '_t', '_nb', '_n', '_spec' }
 local WF_FIELDS_NO_SPEC = #WF_FIELDS - 1
-local function readWf(key, withSpec)
-  return redis.call('HMGET', key, unpack(WF_FIELDS, 1, withSpec and #WF_FIELDS or WF_FIELDS_NO_SPEC))
-end
-local function loadWfFrom(v)
+local function loadWf(withSpec)
+  local v = rcall('HMGET', K.wf, unpack(WF_FIELDS, 1, withSpec and #WF_FIELDS or WF_FIELDS_NO_SPEC))
   if not v[1] then return nil end
   W = { state = v[1], open = tonumber(v[2]), failed = tonumber(v[3]), ebn = tonumber(v[4]), run = tonumber(v[5]),
     km = tonumber(v[6]) or ALL_KEYS_MASK, ready = {} }
@@ -281,9 +280,6 @@ local function loadWfFrom(v)
   end
   stored()
   return W
-end
-local function loadWf(withSpec)
-  return loadWfFrom(readWf(K.wf, withSpec))
 end
 
 -- Where a node sits in the sweep indexes: 'L' (leases) with its deadline, 'R' (ready) with its since time.

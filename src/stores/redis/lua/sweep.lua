@@ -36,7 +36,7 @@
 -- Most workflows a sweep visits need nothing: a few fields answer for a settled one and for an idle compact one
 -- (compact.lua), without loading the workflow (a compact `wf` hash is a listpack with the node's spec in it,
 -- where every field read is a scan).
-local peek = rcall('HMGET', K.wf, unpack(SWEEP_PEEK))
+local peek = sweepPeek(K.wf)
 if not peek[1] then return { CODE.MISSING } end
 local run = tonumber(peek[2]) or 0 -- a compact workflow stores no run (compact.lua COMPACT_RUN)
 if peek[1] ~= 'running' then
